@@ -1,0 +1,29 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', 'coverage/', 'bench/results/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../shared/*', '../../shared/*'], message: 'shared/ is not in users\' clones' }] }],
+    },
+  },
+  {
+    files: ['src/router/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['ioredis', 'undici', 'node:http', '*/providers/*/**', '!*/providers/spec.ts'], message: 'the router decides and loops; no HTTP, Redis or concrete providers' },
+      ] }],
+    },
+  },
+  {
+    files: ['src/simulator/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/providers/**'], message: 'simulators are independent implementations of each protocol' }] }],
+    },
+  },
+);

@@ -1,0 +1,5 @@
+export * from './chat.ts';
+export * from './embeddings.ts';
+export * from './gateway-error.ts';
+export * from './stream-part.ts';
+export * from './capabilities.ts';

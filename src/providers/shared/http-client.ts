@@ -1,0 +1,171 @@
+import { Pool, type Dispatcher } from 'undici';
+import { GatewayError } from '../../core/index.ts';
+import type { Timeouts } from '../spec.ts';
+
+export interface HttpRequest {
+  path: string;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  /** A JSON body, serialized here. */
+  json?: unknown;
+  signal?: AbortSignal | undefined;
+  timeouts?: Partial<Timeouts> | undefined;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** The body as bytes; iterate it once. Errors thrown while reading go through `mapTransportError`. */
+  body: Dispatcher.ResponseData['body'];
+  /** Aborted on total timeout or caller cancel; its reason is the GatewayError to report. */
+  signal: AbortSignal;
+  /** Reads the whole body as text, mapping transport failures to GatewayErrors. */
+  text(): Promise<string>;
+}
+
+export interface HttpClient {
+  readonly origin: string;
+  request(req: HttpRequest): Promise<HttpResponse>;
+  /** Maps an error thrown while reading this client's bodies (socket reset, idle timeout, abort). */
+  mapTransportError(err: unknown, signal: AbortSignal, phase: 'connect' | 'body'): GatewayError;
+  close(): Promise<void>;
+}
+
+export interface HttpClientOptions {
+  /** Base URL; its path is prefixed to every request path. */
+  baseUrl: string;
+  provider: string;
+  timeouts: Timeouts;
+  headers?: Record<string, string> | undefined;
+  maxConnections?: number | undefined;
+  dispatcher?: Dispatcher | undefined;
+}
+
+/**
+ * One keep-alive pool per provider deployment, with the four timeouts kept apart: connect (pool),
+ * first byte (undici headersTimeout), idle between chunks (bodyTimeout) and total (our timer, which
+ * aborts the request with a `timeout` GatewayError as the abort reason).
+ */
+export function createHttpClient(opts: HttpClientOptions): HttpClient {
+  const url = new URL(opts.baseUrl);
+  const origin = url.origin;
+  const basePath = url.pathname.replace(/\/+$/, '');
+  const baseSearch = url.searchParams;
+  const dispatcher =
+    opts.dispatcher ??
+    new Pool(origin, {
+      connections: opts.maxConnections ?? 128,
+      connectTimeout: opts.timeouts.connectMs,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      pipelining: 1,
+    });
+
+  function mapTransportError(err: unknown, signal: AbortSignal, phase: 'connect' | 'body'): GatewayError {
+    if (err instanceof GatewayError) return err;
+    if (signal.aborted && signal.reason instanceof GatewayError) return signal.reason;
+    const code = errorCode(err);
+    const provider = opts.provider;
+    switch (code) {
+      case 'UND_ERR_CONNECT_TIMEOUT':
+        return new GatewayError('timeout', `${provider}: connect timed out`, { provider, cause: err });
+      case 'UND_ERR_HEADERS_TIMEOUT':
+        return new GatewayError('timeout', `${provider}: no response within the first-byte timeout`, { provider, cause: err });
+      case 'UND_ERR_BODY_TIMEOUT':
+        return new GatewayError('timeout', `${provider}: response stalled longer than the idle timeout`, { provider, cause: err });
+      case 'ECONNREFUSED':
+      case 'ENOTFOUND':
+      case 'EAI_AGAIN':
+      case 'EHOSTUNREACH':
+      case 'ENETUNREACH':
+        return new GatewayError('unavailable', `${provider}: cannot connect (${code})`, { provider, cause: err });
+      default:
+        break;
+    }
+    if (phase === 'body') {
+      return new GatewayError('invalid_response', `${provider}: connection closed mid-response`, { provider, cause: err });
+    }
+    return new GatewayError('unavailable', `${provider}: request failed (${code ?? 'network error'})`, { provider, cause: err });
+  }
+
+  async function request(req: HttpRequest): Promise<HttpResponse> {
+    const t = { ...opts.timeouts, ...req.timeouts };
+    const controller = new AbortController();
+    const onCallerAbort = () =>
+      controller.abort(new GatewayError('cancelled', `${opts.provider}: request cancelled`, { provider: opts.provider }));
+    if (req.signal?.aborted) onCallerAbort();
+    req.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const timer = setTimeout(
+      () =>
+        controller.abort(
+          new GatewayError('timeout', `${opts.provider}: no complete response within ${t.totalMs} ms`, { provider: opts.provider }),
+        ),
+      t.totalMs,
+    );
+    timer.unref?.();
+    const cleanup = () => {
+      clearTimeout(timer);
+      req.signal?.removeEventListener('abort', onCallerAbort);
+    };
+    let path = basePath + req.path;
+    if (baseSearch.size > 0) {
+      const [p, q] = path.split('?', 2) as [string, string | undefined];
+      const search = new URLSearchParams(q);
+      for (const [k, v] of baseSearch) if (!search.has(k)) search.set(k, v);
+      path = `${p}?${search.toString()}`;
+    }
+    const headers: Record<string, string> = { ...opts.headers, ...req.headers };
+    let body: string | undefined;
+    if (req.json !== undefined) {
+      body = JSON.stringify(req.json);
+      headers['content-type'] = 'application/json';
+    }
+    try {
+      const res = await dispatcher.request({
+        origin,
+        path,
+        method: req.method ?? (body === undefined ? 'GET' : 'POST'),
+        headers,
+        body,
+        signal: controller.signal,
+        headersTimeout: t.firstByteMs,
+        bodyTimeout: t.idleMs,
+      });
+      res.body.once('close', cleanup);
+      return {
+        status: res.statusCode,
+        headers: res.headers,
+        body: res.body,
+        signal: controller.signal,
+        text: async () => {
+          try {
+            return await res.body.text();
+          } catch (err) {
+            throw mapTransportError(err, controller.signal, 'body');
+          }
+        },
+      };
+    } catch (err) {
+      cleanup();
+      throw mapTransportError(err, controller.signal, 'connect');
+    }
+  }
+
+  return { origin, request, mapTransportError, close: () => dispatcher.close() };
+}
+
+function errorCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e && typeof e === 'object'; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** Reads a header as one string (undici gives arrays for repeated headers). */
+export function header(headers: HttpResponse['headers'], name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,80 @@
+import { GatewayError, type ErrorKind } from '../../core/index.ts';
+import { header, type HttpResponse } from './http-client.ts';
+
+/**
+ * How long a provider asked us to wait, from `retry-after-ms` (OpenAI), `retry-after` in seconds or as
+ * an HTTP date (RFC 9110). Returns undefined when absent or unparsable.
+ */
+export function retryAfterMs(headers: HttpResponse['headers'], now: () => number = Date.now): number | undefined {
+  const ms = header(headers, 'retry-after-ms');
+  if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.round(Number(ms));
+  const ra = header(headers, 'retry-after');
+  if (ra === undefined) return undefined;
+  const trimmed = ra.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now());
+}
+
+/** The kind an HTTP status means when the body says nothing more specific. */
+export function kindOfStatus(status: number): ErrorKind {
+  if (status === 401 || status === 403) return 'auth';
+  if (status === 404) return 'not_found';
+  if (status === 408) return 'timeout';
+  if (status === 413) return 'payload_too_large';
+  if (status === 429) return 'rate_limited';
+  if (status === 529) return 'overloaded';
+  if (status === 503) return 'overloaded';
+  if (status === 504) return 'timeout';
+  if (status >= 500) return 'unavailable';
+  if (status >= 400) return 'invalid_request';
+  return 'invalid_response';
+}
+
+/** Context-window overflow, recognized in any vendor's wording. */
+export function looksLikeContextLength(message: string, code?: string): boolean {
+  if (code === 'context_length_exceeded') return true;
+  return /context[ _-]?(length|window)|maximum context|prompt is too long|too many tokens|input token count.*exceeds|exceeds the maximum number of tokens/i.test(
+    message,
+  );
+}
+
+export interface ProviderErrorInfo {
+  message: string;
+  /** The vendor's error type or code, if any. */
+  code?: string | undefined;
+  param?: string | undefined;
+  /** A retry delay the body carries (Gemini RetryInfo). */
+  retryAfterMs?: number | undefined;
+}
+
+/**
+ * Builds the GatewayError for a non-2xx response. Each adapter parses its own error envelope into
+ * ProviderErrorInfo and may pass a kind it recognized from the body; otherwise the status decides.
+ */
+export function providerHttpError(
+  provider: string,
+  res: Pick<HttpResponse, 'status' | 'headers'>,
+  info: ProviderErrorInfo,
+  kind?: ErrorKind,
+): GatewayError {
+  let k = kind ?? kindOfStatus(res.status);
+  if (k === 'invalid_request' && looksLikeContextLength(info.message, info.code)) k = 'context_length_exceeded';
+  const wait = info.retryAfterMs ?? retryAfterMs(res.headers);
+  return new GatewayError(k, `${provider}: ${info.message || `HTTP ${res.status}`}`, {
+    provider,
+    status: res.status,
+    ...(info.code !== undefined && { providerCode: info.code }),
+    ...(info.param !== undefined && { param: info.param }),
+    ...(wait !== undefined && { retryAfterMs: wait }),
+  });
+}
+
+/** Parses JSON text without throwing; undefined when it is not JSON. */
+export function tryParseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
