@@ -3,3 +3,4 @@ export * from './embeddings.ts';
 export * from './gateway-error.ts';
 export * from './stream-part.ts';
 export * from './capabilities.ts';
+export * from './estimate-tokens.ts';

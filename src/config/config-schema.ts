@@ -1,0 +1,172 @@
+import { z } from 'zod';
+import { CapabilitySchema } from '../core/index.ts';
+
+/**
+ * The configuration file's schema (YAML or JSON). Field names are a contract with users' files:
+ * rename nothing without an alias. Defaults live here so the running config is always complete.
+ */
+
+/** Protocols and the OpenAI-compatible presets over the openai adapter. */
+export const PROVIDER_KINDS = [
+  'openai',
+  'anthropic',
+  'gemini',
+  'ollama',
+  'azure',
+  'groq',
+  'mistral',
+  'deepseek',
+  'together',
+  'openrouter',
+  'vllm',
+] as const;
+
+export const PriceSchema = z.strictObject({
+  /** USD per 1M uncached input tokens. */
+  input: z.number().nonnegative(),
+  /** USD per 1M output tokens. */
+  output: z.number().nonnegative(),
+  /** USD per 1M cached input tokens read; defaults to `input`. */
+  cachedInput: z.number().nonnegative().optional(),
+  /** USD per 1M tokens written to a prompt cache; defaults to `input`. */
+  cacheWrite: z.number().nonnegative().optional(),
+  /** USD per 1M reasoning tokens; defaults to `output`. */
+  reasoning: z.number().nonnegative().optional(),
+});
+
+export const ModelConfigSchema = z.strictObject({
+  /** The id clients and routes use. */
+  id: z.string().min(1),
+  /** The provider's own name for the model when it differs from `id` (or an Azure deployment). */
+  upstream: z.string().min(1).optional(),
+  contextWindow: z.number().int().positive().default(128_000),
+  maxOutputTokens: z.number().int().positive().optional(),
+  price: PriceSchema.optional(),
+  capabilities: z.array(CapabilitySchema).default([]),
+});
+
+export const TimeoutsSchema = z.strictObject({
+  connectMs: z.number().int().positive().default(5_000),
+  firstByteMs: z.number().int().positive().default(60_000),
+  idleMs: z.number().int().positive().default(30_000),
+  totalMs: z.number().int().positive().default(600_000),
+});
+
+export const ProviderConfigSchema = z.strictObject({
+  id: z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'ids are letters, digits, _, . or -'),
+  protocol: z.enum(PROVIDER_KINDS),
+  /** Optional for presets that have a well-known URL. */
+  baseUrl: z.url().optional(),
+  apiKey: z.string().min(1).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  timeouts: TimeoutsSchema.prefault({}),
+  maxConnections: z.number().int().positive().optional(),
+  /** Used where the protocol requires max tokens (Anthropic) and the request gave none. */
+  defaultMaxOutputTokens: z.number().int().positive().default(4096),
+  /** Protocol settings: Azure `apiVersion` / `deployments`, Anthropic `version` / `beta`. */
+  options: z.record(z.string(), z.unknown()).optional(),
+  models: z.array(ModelConfigSchema).min(1, 'a provider needs at least one model'),
+});
+
+export const RouteTargetSchema = z.strictObject({
+  provider: z.string().min(1),
+  model: z.string().min(1),
+  weight: z.number().positive().default(1),
+});
+
+export const RouteConfigSchema = z.strictObject({
+  name: z.string().regex(/^[a-zA-Z0-9_.:-]+$/, 'route names are letters, digits, _, ., : or -'),
+  strategy: z.enum(['priority']).default('priority'),
+  targets: z.array(RouteTargetSchema).min(1, 'a route needs at least one target'),
+  /** Most attempts (across targets) for one request. */
+  maxAttempts: z.number().int().positive().default(4),
+  /** Whole-request deadline across attempts. */
+  deadlineMs: z.number().int().positive().default(120_000),
+  /** After the first token, continue a broken stream on the next target instead of ending with an error. */
+  resumeStreams: z.boolean().default(false),
+});
+
+export const KeyConfigSchema = z.strictObject({
+  /** The secret clients send as `Authorization: Bearer <key>`. */
+  key: z.string().min(16, 'keys are at least 16 characters'),
+  name: z.string().min(1),
+  scope: z.enum(['admin', 'client']).default('client'),
+  /** Routes this key may use (all when absent). */
+  routes: z.array(z.string()).optional(),
+  /** Models this key may pin (all when absent). */
+  models: z.array(z.string()).optional(),
+  team: z.string().optional(),
+  user: z.string().optional(),
+});
+
+export const ServerConfigSchema = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65_535).default(4000),
+  /** Largest request body accepted, in bytes (413 above it). */
+  bodyLimitBytes: z.number().int().positive().default(4 * 1024 * 1024),
+  /** How long shutdown waits for open streams before closing them. */
+  shutdownGraceMs: z.number().int().nonnegative().default(10_000),
+  graphql: z
+    .strictObject({
+      maxDepth: z.number().int().positive().default(12),
+      maxComplexity: z.number().int().positive().default(2_000),
+      introspection: z.boolean().default(true),
+    })
+    .prefault({}),
+});
+
+export const StoreConfigSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('memory') }),
+  z.strictObject({ kind: z.literal('redis'), url: z.string().min(1) }),
+]);
+
+export const ConfigSchema = z
+  .strictObject({
+    server: ServerConfigSchema.prefault({}),
+    store: StoreConfigSchema.default({ kind: 'memory' }),
+    providers: z.array(ProviderConfigSchema).min(1, 'configure at least one provider'),
+    routes: z.array(RouteConfigSchema).default([]),
+    keys: z.array(KeyConfigSchema).default([]),
+    defaults: z
+      .strictObject({
+        /** The route used when a request names neither a route nor a model. */
+        route: z.string().default('default'),
+      })
+      .prefault({}),
+  })
+  .superRefine((cfg, ctx) => {
+    const providers = new Map<string, Set<string>>();
+    cfg.providers.forEach((p, i) => {
+      if (providers.has(p.id)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'id'], message: `duplicate provider id "${p.id}"` });
+      const models = new Set<string>();
+      p.models.forEach((m, j) => {
+        if (models.has(m.id)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'models', j, 'id'], message: `duplicate model id "${m.id}" in provider "${p.id}"` });
+        models.add(m.id);
+      });
+      providers.set(p.id, models);
+    });
+    const routes = new Set<string>();
+    cfg.routes.forEach((r, i) => {
+      if (routes.has(r.name)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `duplicate route "${r.name}"` });
+      routes.add(r.name);
+      r.targets.forEach((t, j) => {
+        const models = providers.get(t.provider);
+        if (!models) ctx.addIssue({ code: 'custom', path: ['routes', i, 'targets', j, 'provider'], message: `unknown provider "${t.provider}"` });
+        else if (!models.has(t.model)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'targets', j, 'model'], message: `provider "${t.provider}" has no model "${t.model}"` });
+      });
+    });
+    const keys = new Set<string>();
+    cfg.keys.forEach((k, i) => {
+      if (keys.has(k.key)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'key'], message: 'duplicate key' });
+      keys.add(k.key);
+    });
+  });
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type ProviderConfig = z.infer<typeof ProviderConfigSchema>;
+export type ModelConfig = z.infer<typeof ModelConfigSchema>;
+export type RouteConfig = z.infer<typeof RouteConfigSchema>;
+export type RouteConfigInput = z.input<typeof RouteConfigSchema>;
+export type KeyConfig = z.infer<typeof KeyConfigSchema>;
+export type Price = z.infer<typeof PriceSchema>;

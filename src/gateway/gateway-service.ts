@@ -1,0 +1,301 @@
+import { randomUUID } from 'node:crypto';
+import type { Config, RouteConfig } from '../config/index.ts';
+import {
+  GatewayError,
+  ToolCallAccumulator,
+  emptyUsage,
+  type ChatResponse,
+  type EmbeddingRequest,
+  type EmbeddingResponse,
+} from '../core/index.ts';
+import type { ProviderRegistry } from '../providers/registry.ts';
+import type { CallOptions } from '../providers/spec.ts';
+import { createExecutor, RoutingError, type AttemptRecord, type ExecutorDeps } from '../router/executor.ts';
+import { describeExclusions, planRoute, type RoutePlan, type Target } from '../router/route-plan.ts';
+import { RouteTable, type VersionedRoute } from '../router/route-table.ts';
+import { CompletionLog } from '../usage/completion-log.ts';
+import { costOf } from '../usage/pricing.ts';
+import { Catalog } from './catalog.ts';
+import type { Completion, CompletionEvent, GatewayRequest, Principal } from './completion.ts';
+
+export interface GatewayDeps {
+  config: Config;
+  registry: ProviderRegistry;
+  /** Milliseconds; tests inject a fake clock. */
+  now?: () => number;
+  sleep?: ExecutorDeps['sleep'];
+  random?: () => number;
+  newId?: () => string;
+}
+
+const realSleep: ExecutorDeps['sleep'] = (ms, signal) =>
+  new Promise((ok, fail) => {
+    if (signal?.aborted) return fail(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      ok();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      fail(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+/**
+ * The service both APIs call. It resolves the route (or pinned model), plans the candidates, runs the
+ * router's attempt loop over the provider adapters, prices the result and records it. It never speaks
+ * HTTP to clients and never parses vendor payloads.
+ */
+export function createGateway(deps: GatewayDeps) {
+  const { config, registry } = deps;
+  const now = deps.now ?? (() => performance.now());
+  const wallClock = () => new Date();
+  const newId = deps.newId ?? (() => `cmpl_${randomUUID().replaceAll('-', '')}`);
+  const catalog = new Catalog(config);
+  const routes = new RouteTable(config.routes);
+  const log = new CompletionLog<Completion>(2000);
+  const executor = createExecutor({ now, sleep: deps.sleep ?? realSleep, random: deps.random ?? Math.random });
+
+  function authorize(principal: Principal | undefined, route: string | undefined, model: string | undefined): void {
+    if (!principal) return;
+    if (route !== undefined && principal.routes && !principal.routes.includes(route)) {
+      throw new GatewayError('forbidden', `key "${principal.name}" may not use route "${route}"`, { param: 'route' });
+    }
+    if (model !== undefined && principal.models && !principal.models.includes(model)) {
+      throw new GatewayError('forbidden', `key "${principal.name}" may not use model "${model}"`, { param: 'model' });
+    }
+  }
+
+  /** The route a request runs on: a named route, or a synthetic one over every deployment of a pinned model. */
+  function resolve(req: GatewayRequest): { route: RouteConfig; version: number; targets: Target[] } {
+    if (req.model !== undefined) {
+      const named = routes.get(req.model);
+      // REST clients put route names in `model`; a route wins over a model of the same name.
+      if (named && req.route === undefined) {
+        authorize(req.principal, named.route.name, undefined);
+        return { route: named.route, version: named.version, targets: catalog.targetsOf(named.route) };
+      }
+      const entries = catalog.resolveModel(req.model);
+      if (entries.length === 0) {
+        throw new GatewayError('not_found', `unknown model or route "${req.model}"`, { param: 'model' });
+      }
+      authorize(req.principal, undefined, entries[0]!.model.id);
+      const route: RouteConfig = {
+        name: `model:${req.model}`,
+        strategy: 'priority',
+        targets: entries.map((e) => ({ provider: e.provider.id, model: e.model.id, weight: 1 })),
+        maxAttempts: Math.max(2, entries.length * 2),
+        deadlineMs: 120_000,
+        resumeStreams: false,
+      };
+      return { route, version: 0, targets: entries.map((e) => e.target) };
+    }
+    const name = req.route ?? config.defaults.route;
+    const found: VersionedRoute | undefined = routes.get(name);
+    if (!found) throw new GatewayError('not_found', `unknown route "${name}"`, { param: 'route' });
+    authorize(req.principal, name, undefined);
+    return { route: found.route, version: found.version, targets: catalog.targetsOf(found.route) };
+  }
+
+  function plan(req: GatewayRequest): { plan: RoutePlan; route: RouteConfig } {
+    const r = resolve(req);
+    const p = planRoute(r.route.name, r.version, r.targets, req.chat);
+    if (p.candidates.length === 0) {
+      const capability = p.excluded.some((e) => e.reason.startsWith('does not support'));
+      const window = p.excluded.some((e) => e.reason.startsWith('context window'));
+      throw new GatewayError(
+        capability ? 'unsupported_feature' : window ? 'context_length_exceeded' : 'unavailable',
+        describeExclusions(p),
+      );
+    }
+    return { plan: p, route: r.route };
+  }
+
+  function callOptions(target: Target, remainingMs: number, req: GatewayRequest, signal: AbortSignal | undefined): CallOptions {
+    const provider = catalog.provider(target.provider);
+    return {
+      model: target.upstreamModel,
+      capabilities: target.capabilities,
+      defaultMaxOutputTokens: target.maxOutputTokens !== undefined
+        ? Math.min(target.maxOutputTokens, provider?.defaultMaxOutputTokens ?? target.maxOutputTokens)
+        : provider?.defaultMaxOutputTokens,
+      signal,
+      timeouts: { totalMs: Math.max(1, Math.min(remainingMs, provider?.timeouts.totalMs ?? remainingMs)) },
+      headers: req.requestId ? { 'x-request-id': req.requestId } : undefined,
+    };
+  }
+
+  function finish(
+    id: string,
+    p: RoutePlan,
+    target: Target,
+    res: ChatResponse,
+    attempts: AttemptRecord[],
+    started: number,
+    ttft: number | null,
+    req: GatewayRequest,
+  ): Completion {
+    const price = catalog.get(target.provider, target.model)?.model.price;
+    const completion: Completion = {
+      id,
+      route: p.route,
+      routeVersion: p.routeVersion,
+      provider: target.provider,
+      model: target.model,
+      upstreamModel: res.model || target.upstreamModel,
+      providerRequestId: res.providerRequestId,
+      message: { role: 'assistant', content: res.text === '' && res.toolCalls.length > 0 ? null : res.text, toolCalls: res.toolCalls },
+      finishReason: res.finishReason,
+      usage: res.usage,
+      costUsd: costOf(res.usage, price),
+      latencyMs: Math.round((now() - started) * 1000) / 1000,
+      timeToFirstTokenMs: ttft,
+      cached: false,
+      attempts,
+      createdAt: wallClock(),
+      traceId: null,
+      principal: req.principal?.name,
+    };
+    log.add(completion);
+    return completion;
+  }
+
+  async function complete(req: GatewayRequest): Promise<Completion> {
+    const started = now();
+    const id = newId();
+    const { plan: p, route } = plan(req);
+    try {
+      const { value, target, attempts } = await executor.run(
+        p,
+        (target, remainingMs) => registry.get(target.provider).generate(req.chat, callOptions(target, remainingMs, req, req.signal)),
+        { maxAttempts: route.maxAttempts, deadlineMs: route.deadlineMs, signal: req.signal },
+      );
+      return finish(id, p, target, value, attempts, started, null, req);
+    } catch (e) {
+      throw e instanceof GatewayError ? e : new GatewayError('internal', String(e), { cause: e });
+    }
+  }
+
+  async function* stream(req: GatewayRequest): AsyncGenerator<CompletionEvent> {
+    const started = now();
+    const id = newId();
+    let p: RoutePlan;
+    let route: RouteConfig;
+    try {
+      ({ plan: p, route } = plan(req));
+    } catch (e) {
+      const error = e instanceof GatewayError ? e : new GatewayError('internal', String(e));
+      yield { type: 'error', id, error, partialText: '', attempts: [] };
+      return;
+    }
+    let current: Target | undefined;
+    let text = '';
+    let reasoning = '';
+    let ttft: number | null = null;
+    let upstreamModel = '';
+    let providerRequestId: string | undefined;
+    let attempts: AttemptRecord[] = [];
+    const tools = new ToolCallAccumulator();
+    const events = executor.runStream(
+      p,
+      (target, remainingMs) => registry.get(target.provider).stream(req.chat, callOptions(target, remainingMs, req, req.signal)),
+      { maxAttempts: route.maxAttempts, deadlineMs: route.deadlineMs, signal: req.signal },
+    );
+    for await (const ev of events) {
+      switch (ev.type) {
+        case 'attempt':
+          if (!current) yield { type: 'start', id, route: p.route, routeVersion: p.routeVersion, provider: ev.target.provider, model: ev.target.model };
+          current = ev.target;
+          break;
+        case 'switch':
+          yield {
+            type: 'switch',
+            from: { provider: ev.from.provider, model: ev.from.model },
+            to: { provider: ev.to.provider, model: ev.to.model },
+            reason: ev.error.message,
+            errorKind: ev.error.kind,
+          };
+          break;
+        case 'attempts':
+          attempts = ev.attempts;
+          break;
+        case 'start':
+          upstreamModel = ev.model ?? upstreamModel;
+          providerRequestId = ev.providerRequestId ?? providerRequestId;
+          break;
+        case 'text-delta':
+          ttft ??= Math.round((now() - started) * 1000) / 1000;
+          text += ev.text;
+          yield ev;
+          break;
+        case 'reasoning-delta':
+          reasoning += ev.text;
+          break;
+        case 'tool-call-delta':
+          ttft ??= Math.round((now() - started) * 1000) / 1000;
+          tools.add(ev);
+          yield ev;
+          break;
+        case 'finish': {
+          const res: ChatResponse = {
+            text,
+            toolCalls: tools.toArray(),
+            finishReason: ev.finishReason,
+            rawFinishReason: ev.rawFinishReason,
+            usage: ev.usage ?? emptyUsage(),
+            model: ev.model ?? upstreamModel,
+            providerRequestId: ev.providerRequestId ?? providerRequestId,
+            ...(reasoning && { reasoning }),
+          };
+          yield { type: 'done', completion: finish(id, p, current!, res, attempts, started, ttft, req) };
+          return;
+        }
+        case 'error': {
+          const error = ev.error;
+          yield { type: 'error', id, error, partialText: error.partialText ?? text, attempts: error instanceof RoutingError ? error.attempts : attempts };
+          return;
+        }
+      }
+    }
+    yield { type: 'error', id, error: new GatewayError('internal', 'stream ended without a terminal event'), partialText: text, attempts };
+  }
+
+  async function embed(req: EmbeddingRequest & { model: string; principal?: Principal; signal?: AbortSignal }): Promise<EmbeddingResponse & { provider: string; modelId: string }> {
+    const entries = catalog.resolveModel(req.model).filter((e) => e.model.capabilities.includes('embeddings'));
+    if (entries.length === 0) throw new GatewayError('not_found', `no embeddings model "${req.model}"`, { param: 'model' });
+    authorize(req.principal, undefined, entries[0]!.model.id);
+    let last: GatewayError | undefined;
+    for (const e of entries) {
+      const adapter = registry.get(e.provider.id);
+      if (!adapter.embed) continue;
+      try {
+        const res = await adapter.embed(
+          { input: req.input, dimensions: req.dimensions, providerOptions: req.providerOptions },
+          { model: e.target.upstreamModel, capabilities: e.model.capabilities, signal: req.signal },
+        );
+        return { ...res, provider: e.provider.id, modelId: e.model.id };
+      } catch (err) {
+        last = err instanceof GatewayError ? err : new GatewayError('internal', String(err));
+        if (!last.retryable) throw last;
+      }
+    }
+    throw last ?? new GatewayError('unsupported_feature', `no provider of "${req.model}" serves embeddings`, { param: 'model' });
+  }
+
+  return {
+    complete,
+    stream,
+    embed,
+    explain: (req: GatewayRequest) => {
+      const r = resolve(req);
+      return planRoute(r.route.name, r.version, r.targets, req.chat);
+    },
+    catalog,
+    routes,
+    completions: log,
+    close: () => registry.close(),
+  };
+}
+
+export type Gateway = ReturnType<typeof createGateway>;

@@ -1,0 +1,77 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { Faults } from './faults.ts';
+import type { PrefixCache } from './reply.ts';
+
+export const SIM_PROTOCOLS = ['openai', 'anthropic', 'gemini', 'ollama'] as const;
+export type SimProtocol = (typeof SIM_PROTOCOLS)[number];
+
+export interface SimRequest {
+  method: string;
+  /** URL path without the query string. */
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  /** The parsed JSON body (undefined for GET or an empty body). */
+  body: unknown;
+}
+
+export interface ErrorResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Writes a streamed response chunk by chunk, applying the stream faults. */
+export interface StreamWriter {
+  /** Sends headers (content type chosen by the protocol) and flushes them. */
+  begin(headers: Record<string, string>): void;
+  /**
+   * Writes one frame. `content` frames count towards chunkDelayMs, disconnectAfterChunks and
+   * errorAfterChunks. Returns false when the connection is gone (fault or client abort): stop writing.
+   */
+  write(frame: string, content?: boolean): Promise<boolean>;
+  /** True right after the content frame after which the protocol's mid-stream error must be sent. */
+  readonly errorDue: boolean;
+  /** Content frames written so far. */
+  readonly contentFrames: number;
+  end(): void;
+}
+
+export interface SimContext {
+  req: SimRequest;
+  res: ServerResponse;
+  faults: Faults;
+  /** Shared per simulator: remembers cacheable prefixes across requests. */
+  prefixCache: PrefixCache;
+  sendJson(status: number, body: unknown, headers?: Record<string, string>): void;
+  /** Sends the protocol's error envelope for `status` (retry-after from faults for 429/503/529). */
+  sendError(status: number, message: string, kind?: SimErrorKind): void;
+  stream(): StreamWriter;
+}
+
+/** What an injected or detected error is, so each protocol can phrase it in its own envelope. */
+export type SimErrorKind = 'rate_limit' | 'overloaded' | 'server' | 'context_length' | 'auth' | 'not_found' | 'bad_request';
+
+/**
+ * One wire protocol spoken by the simulator. Implementations are independent of the adapters in
+ * src/providers (they must not import them): if both shared code, both could be wrong the same way.
+ */
+export interface ProtocolSimulator {
+  readonly protocol: SimProtocol;
+  /** Handles the request if the path belongs to this protocol; returns false otherwise (→ 404). */
+  handle(ctx: SimContext): Promise<boolean>;
+  /** The protocol's own error envelope and headers for a status. */
+  errorResponse(status: number, message: string, kind: SimErrorKind, retryAfterS?: number): ErrorResponse;
+  /** The API key the client sent, as this protocol carries it (for the optional auth check). */
+  apiKeyOf(req: SimRequest): string | undefined;
+}
+
+/** The error kind an injected status stands for. */
+export function kindOfInjectedStatus(status: number): SimErrorKind {
+  if (status === 429) return 'rate_limit';
+  if (status === 529 || status === 503) return 'overloaded';
+  if (status === 401 || status === 403) return 'auth';
+  if (status === 404) return 'not_found';
+  if (status >= 500) return 'server';
+  return 'bad_request';
+}

@@ -1,0 +1,193 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Protocol-neutral reply planning for the simulators: deterministic text from the prompt, tool calls
+ * when tools are offered and the prompt asks for one, JSON when a JSON format is requested, and token
+ * counts that add up the same whether the reply is streamed or not.
+ */
+
+/** A cheap deterministic tokenizer: words and punctuation marks (≈ real BPE counts for English). */
+export function countTokens(text: string): number {
+  return text.match(/[A-Za-z0-9]+|[^\sA-Za-z0-9]/g)?.length ?? 0;
+}
+
+/** Splits text into pieces that concatenate back to it exactly: `count` pieces, or one per word. */
+export function chunkText(text: string, count?: number): string[] {
+  if (!text) return [];
+  const words = text.match(/\S+\s*|\s+/g) ?? [text];
+  if (count === undefined || count >= words.length) {
+    if (count === undefined || count === words.length) return words;
+    // More chunks than words: split characters evenly so the count is honoured.
+    const pieces: string[] = [];
+    const size = Math.max(1, Math.ceil(text.length / count));
+    for (let i = 0; i < text.length; i += size) pieces.push(text.slice(i, i + size));
+    return pieces;
+  }
+  const out: string[] = [];
+  const per = Math.ceil(words.length / count);
+  for (let i = 0; i < words.length; i += per) out.push(words.slice(i, i + per).join(''));
+  return out;
+}
+
+/** Splits a string into n roughly equal fragments (tool-call argument streaming). */
+export function fragment(text: string, n: number): string[] {
+  if (n <= 1 || text.length <= 1) return [text];
+  const size = Math.max(1, Math.ceil(text.length / n));
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
+  return out;
+}
+
+const WORDS = [
+  'switchboard', 'routes', 'every', 'request', 'to', 'a', 'healthy', 'provider', 'and', 'streams', 'tokens', 'back',
+  'quickly', 'with', 'exact', 'usage', 'accounting', 'for', 'each', 'model', 'the', 'gateway', 'keeps', 'answers',
+];
+
+function seedOf(text: string): number {
+  return createHash('sha256').update(text).digest().readUInt32BE(0);
+}
+
+export interface ToolOffer {
+  name: string;
+  parameters?: Record<string, unknown> | undefined;
+}
+
+export interface ReplyInput {
+  /** Text of the last user message. */
+  prompt: string;
+  /** Set when the last message is a tool result: its text. */
+  toolResult?: string | undefined;
+  tools?: ToolOffer[] | undefined;
+  /** True when the request forbids tool calls (tool_choice none). */
+  toolsDisabled?: boolean | undefined;
+  /** Forced tool name (tool_choice naming one) or '*' for "any tool". */
+  forcedTool?: string | undefined;
+  /** 'json' for a JSON object, or a JSON schema the reply must satisfy. */
+  json?: 'json' | Record<string, unknown> | undefined;
+  maxTokens?: number | undefined;
+  replyWords: number;
+}
+
+export interface PlannedReply {
+  text: string;
+  toolCalls: Array<{ name: string; arguments: Record<string, unknown> }>;
+  /** 'length' when maxTokens cut the text. */
+  finish: 'stop' | 'length' | 'tool_calls';
+  outputTokens: number;
+}
+
+/**
+ * The reply a simulator gives. Rules (documented in the README):
+ * - tool result as last message → "Tool <…> returned: <result>";
+ * - tools offered and the prompt names one of them, says "tool"/"call", or tool choice forces one → a call with
+ *   arguments built from the tool's JSON schema (strings taken from the prompt);
+ * - JSON format → a JSON document (following the schema's properties when given);
+ * - otherwise a deterministic sentence seeded by the prompt, `replyWords` long, cut at maxTokens.
+ */
+export function planReply(input: ReplyInput): PlannedReply {
+  const tools = input.toolsDisabled ? [] : (input.tools ?? []);
+  if (input.toolResult === undefined && tools.length > 0) {
+    const lower = input.prompt.toLowerCase();
+    const named = tools.filter((t) => lower.includes(t.name.toLowerCase()));
+    const forced = input.forcedTool && input.forcedTool !== '*' ? tools.filter((t) => t.name === input.forcedTool) : [];
+    const asks = /\b(tool|call|use)\b/.test(lower) || input.forcedTool !== undefined;
+    const chosen = forced.length > 0 ? forced : named.length > 0 ? named : asks ? tools.slice(0, 1) : [];
+    if (chosen.length > 0) {
+      const toolCalls = chosen.map((t) => ({ name: t.name, arguments: argumentsFor(t.parameters, input.prompt) }));
+      const outputTokens = toolCalls.reduce((n, c) => n + countTokens(c.name) + countTokens(JSON.stringify(c.arguments)), 0);
+      return { text: '', toolCalls, finish: 'tool_calls', outputTokens };
+    }
+  }
+  let text: string;
+  if (input.json !== undefined) {
+    text = JSON.stringify(input.json === 'json' ? { answer: sentence(input.prompt, Math.min(input.replyWords, 6)) } : valueFor(input.json, input.prompt));
+  } else if (input.toolResult !== undefined) {
+    text = `The tool returned: ${input.toolResult}`;
+  } else {
+    text = sentence(input.prompt, input.replyWords);
+  }
+  let outputTokens = countTokens(text);
+  let finish: PlannedReply['finish'] = 'stop';
+  if (input.maxTokens !== undefined && outputTokens > input.maxTokens) {
+    text = truncateToTokens(text, input.maxTokens);
+    outputTokens = countTokens(text);
+    finish = 'length';
+  }
+  return { text, toolCalls: [], finish, outputTokens };
+}
+
+function sentence(prompt: string, words: number): string {
+  let s = seedOf(prompt);
+  const out: string[] = [];
+  for (let i = 0; i < words; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    out.push(WORDS[s % WORDS.length]!);
+  }
+  const first = out[0] ?? 'ok';
+  out[0] = first.charAt(0).toUpperCase() + first.slice(1);
+  return `${out.join(' ')}.`;
+}
+
+function truncateToTokens(text: string, max: number): string {
+  const re = /[A-Za-z0-9]+|[^\sA-Za-z0-9]/g;
+  let m: RegExpExecArray | null;
+  let n = 0;
+  let end = 0;
+  while ((m = re.exec(text)) && n < max) {
+    n++;
+    end = m.index + m[0].length;
+  }
+  return text.slice(0, end);
+}
+
+function argumentsFor(schema: Record<string, unknown> | undefined, prompt: string): Record<string, unknown> {
+  const v = valueFor(schema ?? { type: 'object' }, prompt);
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : { value: v };
+}
+
+/** A value satisfying a (simple) JSON schema: objects with all properties, enums' first value, typed scalars. */
+export function valueFor(schema: Record<string, unknown>, prompt: string): unknown {
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  if ('const' in schema) return schema.const;
+  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
+  switch (type) {
+    case 'object': {
+      const props = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
+      const out: Record<string, unknown> = {};
+      for (const [k, sub] of Object.entries(props)) out[k] = valueFor(sub, `${prompt} ${k}`);
+      return out;
+    }
+    case 'array':
+      return [valueFor((schema.items ?? { type: 'string' }) as Record<string, unknown>, prompt)];
+    case 'integer':
+      return 1 + (seedOf(prompt) % 100);
+    case 'number':
+      return (seedOf(prompt) % 1000) / 10;
+    case 'boolean':
+      return seedOf(prompt) % 2 === 0;
+    case 'null':
+      return null;
+    default: {
+      // A string: the prompt's most specific word, so "weather in Paris" gives "Paris".
+      const words = prompt.match(/[A-Z][a-zA-Z]+/g) ?? prompt.match(/[a-zA-Z]+/g) ?? ['value'];
+      return words[words.length - 1] ?? 'value';
+    }
+  }
+}
+
+/**
+ * Remembers prompt prefixes a simulator has seen, to report cache reads for a prefix the client marked
+ * cacheable (or, for OpenAI, any long prefix) the second time it is sent, and cache writes the first time.
+ */
+export class PrefixCache {
+  private readonly seen = new Set<string>();
+
+  /** Returns 'write' the first time a prefix is seen and 'read' afterwards. */
+  touch(prefix: string): 'read' | 'write' {
+    const key = createHash('sha256').update(prefix).digest('hex');
+    if (this.seen.has(key)) return 'read';
+    this.seen.add(key);
+    if (this.seen.size > 10_000) this.seen.clear();
+    return 'write';
+  }
+}
