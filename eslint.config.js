@@ -9,7 +9,8 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
-      'no-restricted-imports': ['error', { patterns: [{ group: ['../shared/*', '../../shared/*'], message: 'shared/ is not in users\' clones' }] }],
+      // The workspace's reference folder (provider transcripts, model catalog) is not in users' clones.
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/shared/provider-protocols/**', '**/shared/model-catalog.json', '/work/**'], message: 'the workspace shared/ folder is not in users\' clones' }] }],
     },
   },
   {

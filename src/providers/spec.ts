@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici';
 import type {
   Capability,
   ChatRequest,
@@ -72,7 +73,7 @@ export interface AdapterConfig {
 
 export interface AdapterDeps {
   /** undici-compatible dispatcher factory; tests may inject one. Defaults to a keep-alive Pool. */
-  dispatcher?: import('undici').Dispatcher | undefined;
+  dispatcher?: Dispatcher | undefined;
   /** Used for ids and timing; tests inject a fake. */
   now?: () => number;
 }

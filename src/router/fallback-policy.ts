@@ -20,14 +20,15 @@ export function fallbackAction(kind: ErrorKind): FallbackAction {
     case 'timeout':
     case 'invalid_response':
       return 'next';
+    // From a provider, 403 means this deployment may not serve us (region, model access): others may.
     case 'auth':
+    case 'forbidden':
     case 'not_found':
     case 'unsupported_feature':
       return 'skip';
     case 'context_length_exceeded':
       return 'larger-window';
     case 'invalid_request':
-    case 'forbidden':
     case 'payload_too_large':
     case 'budget_exceeded':
     case 'content_filter':

@@ -1,0 +1,74 @@
+import type { ChatResponse, FinishReason, ToolCall, Usage } from '../../core/index.ts';
+import { tryParseJson } from '../shared/http-errors.ts';
+import { invalidResponse, streamError } from './errors.ts';
+import { ErrorEnvelopeWire, MessageWire, type UsageWire } from './wire.ts';
+
+/** stop_reason → our finish reason (table in the protocol README); unknown values are a normal stop. */
+export function finishReasonOf(raw: string | null | undefined): { finishReason: FinishReason; rawFinishReason?: string } {
+  if (raw == null) return { finishReason: 'stop' };
+  switch (raw) {
+    case 'end_turn':
+    case 'stop_sequence':
+    case 'pause_turn':
+      return { finishReason: 'stop', rawFinishReason: raw };
+    case 'max_tokens':
+    case 'model_context_window_exceeded':
+      return { finishReason: 'length', rawFinishReason: raw };
+    case 'tool_use':
+      return { finishReason: 'tool_calls', rawFinishReason: raw };
+    case 'refusal':
+      return { finishReason: 'content_filter', rawFinishReason: raw };
+    default:
+      return { finishReason: 'stop', rawFinishReason: raw };
+  }
+}
+
+/**
+ * Anthropic reports cache reads and writes outside input_tokens; our inputTokens is the whole prompt,
+ * so they are added back. output_tokens already includes thinking tokens.
+ */
+export function usageOf(u: UsageWire | undefined): Usage {
+  const cacheRead = u?.cache_read_input_tokens ?? 0;
+  const cacheWrite = u?.cache_creation_input_tokens ?? 0;
+  return {
+    inputTokens: (u?.input_tokens ?? 0) + cacheRead + cacheWrite,
+    outputTokens: u?.output_tokens ?? 0,
+    cachedInputTokens: cacheRead,
+    cacheWriteTokens: cacheWrite,
+    reasoningTokens: u?.output_tokens_details?.thinking_tokens ?? 0,
+  };
+}
+
+/** A Message body → ChatResponse; anything that does not validate is an invalid_response. */
+export function parseMessage(provider: string, text: string, requestIdHeader: string | undefined): ChatResponse {
+  const json = tryParseJson(text);
+  if (json === undefined) throw invalidResponse(provider, 'response body is not JSON');
+  const env = ErrorEnvelopeWire.safeParse(json);
+  if (env.success && env.data.type === 'error') throw streamError(provider, env.data.error);
+  const parsed = MessageWire.safeParse(json);
+  if (!parsed.success) {
+    throw invalidResponse(provider, `unexpected response shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`, {
+      cause: parsed.error,
+    });
+  }
+  const msg = parsed.data;
+  let out = '';
+  let reasoning = '';
+  const toolCalls: ToolCall[] = [];
+  for (const block of msg.content) {
+    if (block.type === 'text') out += block.text;
+    else if (block.type === 'thinking') reasoning += block.thinking;
+    // Anthropic sends an object; the contract wants JSON text, serialized exactly once.
+    else if (block.type === 'tool_use') toolCalls.push({ id: block.id, name: block.name, arguments: JSON.stringify(block.input) });
+    // redacted_thinking and server-side tool blocks (web search, code execution) have no place in the contract.
+  }
+  return {
+    text: out,
+    toolCalls,
+    ...finishReasonOf(msg.stop_reason),
+    usage: usageOf(msg.usage),
+    model: msg.model,
+    providerRequestId: requestIdHeader ?? msg.id,
+    ...(reasoning && { reasoning }),
+  };
+}

@@ -1,0 +1,74 @@
+import type { z } from 'zod';
+import { GatewayError, type ErrorKind } from '../../core/index.ts';
+import type { HttpResponse } from '../shared/http-client.ts';
+import { looksLikeContextLength, providerHttpError, tryParseJson } from '../shared/http-errors.ts';
+import { OllamaErrorSchema } from './wire.ts';
+
+/**
+ * Ollama's errors carry no code, only `{"error": "<text>"}`, so the status decides first and the
+ * text refines it: the same words can come with different statuses across versions (a missing model
+ * is 404 on the chat path but can surface from the scheduler or a proxy with another status).
+ */
+
+/** The kind an error text names on its own, whatever the status. */
+function kindOfMessage(message: string): ErrorKind | undefined {
+  if (looksLikeContextLength(message)) return 'context_length_exceeded';
+  // "<model> does not support tools|thinking|chat|insert|vision": the model lacks a capability.
+  if (/does not support \w+/i.test(message)) return 'unsupported_feature';
+  // "model 'x' not found" / `model "x" not found, try pulling it first`
+  if (/model\s+['"]?[^'"]*['"]?\s+not found/i.test(message)) return 'not_found';
+  if (/server busy|maximum pending requests/i.test(message)) return 'overloaded';
+  return undefined;
+}
+
+function kindOfOllamaStatus(status: number): ErrorKind | undefined {
+  // 403: cloud models disabled on this server (auth would say "wrong key"; this is a policy).
+  if (status === 403) return 'forbidden';
+  // 499: the server saw the client go away; only a proxy would relay it to us.
+  if (status === 499) return 'cancelled';
+  return undefined;
+}
+
+function capabilityOf(message: string): string | undefined {
+  return /does not support (\w+)/i.exec(message)?.[1];
+}
+
+/** A non-2xx response → GatewayError. Never includes request headers (the key may be one). */
+export function ollamaHttpError(provider: string, res: Pick<HttpResponse, 'status' | 'headers'>, bodyText: string): GatewayError {
+  const parsed = OllamaErrorSchema.safeParse(tryParseJson(bodyText));
+  // A proxy in front of Ollama may answer with HTML or plain text; keep a short excerpt.
+  const message = parsed.success ? parsed.data.error : bodyText.trim().slice(0, 300);
+  const kind = kindOfMessage(message) ?? kindOfOllamaStatus(res.status);
+  const capability = kind === 'unsupported_feature' ? capabilityOf(message) : undefined;
+  return providerHttpError(provider, res, { message, ...(capability !== undefined && { param: capability }) }, kind);
+}
+
+/**
+ * An `{"error": …}` line after a 200 (the model runner failed part-way) or a 200 body that is an error.
+ * Without a status, a failure of the runner is the server being unable to serve right now.
+ */
+export function ollamaBodyError(provider: string, message: string, partialText?: string): GatewayError {
+  const kind = kindOfMessage(message) ?? 'unavailable';
+  const capability = kind === 'unsupported_feature' ? capabilityOf(message) : undefined;
+  return new GatewayError(kind, `${provider}: ${message}`, {
+    provider,
+    ...(capability !== undefined && { param: capability }),
+    ...(partialText ? { partialText } : {}),
+  });
+}
+
+export function invalidResponse(provider: string, what: string, partialText?: string, cause?: unknown): GatewayError {
+  return new GatewayError('invalid_response', `${provider}: ${what}`, {
+    provider,
+    ...(partialText ? { partialText } : {}),
+    ...(cause !== undefined && { cause }),
+  });
+}
+
+/** The first schema violation, short enough for an error message (`message.content: expected string`). */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid';
+  const path = issue.path.map(String).join('.') || '(root)';
+  return `${path}: ${issue.message}`;
+}

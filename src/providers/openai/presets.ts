@@ -1,0 +1,123 @@
+/**
+ * OpenAI-compatible vendors, as presets over the one `openai` adapter. Each entry records only the
+ * differences that change what we put on the wire; where a vendor's documentation does not list a
+ * request field we use, we fail closed with unsupported_feature rather than send it and hope.
+ */
+
+/** A ChatRequest feature a vendor may be unable to take. */
+export type PresetFeature = 'seed' | 'json_schema' | 'embeddings';
+
+export interface OpenAIPreset {
+  /** Used when config.baseUrl is empty. Includes the version path, as requests go to `/chat/completions`. */
+  baseUrl: string;
+  /** `bearer`: `Authorization: Bearer <key>`; `api-key`: Azure's `api-key: <key>`. */
+  auth: 'bearer' | 'api-key';
+  /** Where ChatRequest.maxOutputTokens goes. */
+  maxTokensField: 'max_completion_tokens' | 'max_tokens';
+  /** Whether `stream_options: {include_usage: true}` may be sent (otherwise usage comes, if at all, unasked). */
+  streamOptions: boolean;
+  /** Request features the vendor cannot take: a request using one fails with unsupported_feature. */
+  unsupported: readonly PresetFeature[];
+  /** Most stop sequences the vendor accepts, when it documents a limit. */
+  maxStopSequences?: number | undefined;
+  /** Vendor's name for ChatRequest.seed when it is not `seed`. */
+  seedField?: string | undefined;
+  /** Vendor's name for EmbeddingRequest.dimensions when it is not `dimensions`. */
+  dimensionsField?: string | undefined;
+  /** Azure routes by deployment in the path and versions by query string. */
+  azureDeployments?: boolean | undefined;
+}
+
+/** OpenAI itself (no preset). */
+export const OPENAI_DEFAULTS: OpenAIPreset = {
+  baseUrl: 'https://api.openai.com/v1',
+  auth: 'bearer',
+  // max_tokens is deprecated and rejected by reasoning models (reference §4, unsupported_parameter).
+  maxTokensField: 'max_completion_tokens',
+  streamOptions: true,
+  unsupported: [],
+  maxStopSequences: 4,
+};
+
+export const PRESET_NAMES = ['azure', 'groq', 'mistral', 'deepseek', 'together', 'openrouter', 'vllm'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+export const OPENAI_PRESETS: Record<PresetName, OpenAIPreset> = {
+  azure: {
+    // Every Azure resource has its own host (https://<resource>.openai.azure.com), so there is no
+    // usable default: config.baseUrl is required (the factory says so).
+    baseUrl: '',
+    auth: 'api-key',
+    // The default api-version 2024-10-21 (GA) lists max_tokens but not max_completion_tokens;
+    // set options.maxTokensField for newer api-versions and reasoning deployments.
+    maxTokensField: 'max_tokens',
+    // 2024-10-21 defines chatCompletionStreamOptions.include_usage.
+    streamOptions: true,
+    unsupported: [],
+    maxStopSequences: 4,
+    azureDeployments: true,
+  },
+  groq: {
+    baseUrl: 'https://api.groq.com/openai/v1',
+    auth: 'bearer',
+    // Groq documents max_completion_tokens and marks max_tokens deprecated.
+    maxTokensField: 'max_completion_tokens',
+    streamOptions: true,
+    // Groq has no embeddings endpoint.
+    unsupported: ['embeddings'],
+    maxStopSequences: 4,
+  },
+  mistral: {
+    baseUrl: 'https://api.mistral.ai/v1',
+    auth: 'bearer',
+    maxTokensField: 'max_tokens',
+    // Mistral validates bodies strictly (422 "Extra inputs are not permitted"); stream_options is not
+    // in its schema, and it sends usage on the last chunk unasked.
+    streamOptions: false,
+    unsupported: [],
+    // Mistral's sampling seed is `random_seed`; `seed` would be rejected as an extra input.
+    seedField: 'random_seed',
+    // Mistral's embeddings take `output_dimension`.
+    dimensionsField: 'output_dimension',
+  },
+  deepseek: {
+    // DeepSeek serves the same API with or without /v1 (the path is not a model version there).
+    baseUrl: 'https://api.deepseek.com',
+    auth: 'bearer',
+    maxTokensField: 'max_tokens',
+    streamOptions: true,
+    // DeepSeek's API documents no `seed`, response_format only text/json_object, and no embeddings.
+    unsupported: ['seed', 'json_schema', 'embeddings'],
+    maxStopSequences: 16,
+  },
+  together: {
+    baseUrl: 'https://api.together.xyz/v1',
+    auth: 'bearer',
+    // Together documents max_tokens; max_completion_tokens is not in its reference.
+    maxTokensField: 'max_tokens',
+    // Not in Together's documented parameters; it sends usage on the final chunk without being asked.
+    streamOptions: false,
+    unsupported: [],
+  },
+  openrouter: {
+    baseUrl: 'https://openrouter.ai/api/v1',
+    auth: 'bearer',
+    // OpenRouter normalizes on max_tokens across its upstreams.
+    maxTokensField: 'max_tokens',
+    streamOptions: true,
+    unsupported: [],
+  },
+  vllm: {
+    baseUrl: 'http://127.0.0.1:8000/v1',
+    // vLLM only checks a key when started with --api-key; with no key configured no header is sent.
+    auth: 'bearer',
+    // max_tokens works on every vLLM version; max_completion_tokens only on newer ones.
+    maxTokensField: 'max_tokens',
+    streamOptions: true,
+    unsupported: [],
+  },
+};
+
+export function isPresetName(name: unknown): name is PresetName {
+  return typeof name === 'string' && (PRESET_NAMES as readonly string[]).includes(name);
+}
