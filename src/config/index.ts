@@ -1,2 +1,3 @@
 export * from './config-schema.ts';
 export * from './load-config.ts';
+export * from './default-config.ts';

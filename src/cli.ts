@@ -1,0 +1,141 @@
+import { parseArgs } from 'node:util';
+import { createApp } from './app.ts';
+import { configJsonSchema, ConfigError, defaultConfig, loadConfigFile, parseConfig, type Config } from './config/index.ts';
+import { faultFlags, type FaultsInput } from './simulator/faults.ts';
+import { SIM_PROTOCOLS, type SimProtocol } from './simulator/protocol.ts';
+import { startSimulator, type Simulator } from './simulator/simulator-server.ts';
+
+const USAGE = `usage:
+  switchboard start [--config file.yaml] [--host 127.0.0.1] [--port 4000]
+  switchboard simulate --protocol openai|anthropic|gemini|ollama [--port 0] [--host 127.0.0.1] [--api-key KEY] [fault flags]
+  switchboard config-schema
+
+fault flags (simulate): ${faultFlags().map((f) => `${f.flag}${f.kind === 'number' ? ' N' : ''}`).join(' ')}`;
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(2);
+}
+
+async function start(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, host: { type: 'string' }, port: { type: 'string' } },
+  });
+  const env = process.env;
+  const configPath = values.config ?? env.SWITCHBOARD_CONFIG;
+  const sims: Simulator[] = [];
+  let config: Config;
+  try {
+    if (configPath) {
+      config = await loadConfigFile(configPath, env);
+    } else {
+      // Out of the box: the four simulators in process on loopback, and a config that routes to them.
+      for (const protocol of SIM_PROTOCOLS) sims.push(await startSimulator({ protocol, port: 0 }));
+      const urls = Object.fromEntries(sims.map((s) => [s.protocol, s.url])) as Record<SimProtocol, string>;
+      config = parseConfig(defaultConfig(urls, env), env, 'built-in default config');
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  const port = values.port ?? env.PORT;
+  const app = await createApp({
+    config,
+    listen: { host: values.host ?? env.HOST ?? config.server.host, port: port !== undefined ? Number(port) : config.server.port },
+  }).catch((err: Error) => fail(err.message));
+  const url = app.server.url;
+  const lines = [
+    `switchboard listening on ${url}`,
+    `  GraphQL        ${url}/graphql   (HTTP and WebSocket graphql-transport-ws)`,
+    `  OpenAI-compat  ${url}/v1        (chat/completions, models, embeddings)`,
+    `  health         ${url}/healthz   ${url}/readyz`,
+    ...(sims.length > 0
+      ? ['  no config given: simulated providers', ...sims.map((s) => `    ${s.protocol.padEnd(10)} ${s.url}`)]
+      : [`  config         ${configPath}`]),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.logger.info({ signal }, 'shutting down');
+    await app.close();
+    await Promise.all(sims.map((s) => s.close()));
+    app.logger.flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+async function simulate(argv: string[]): Promise<void> {
+  const faultOptions = Object.fromEntries(faultFlags().map((f) => [f.flag.slice(2), { type: f.kind === 'boolean' ? ('boolean' as const) : ('string' as const) }]));
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      protocol: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'api-key': { type: 'string' },
+      ...faultOptions,
+    },
+  });
+  const protocol = values.protocol as SimProtocol | undefined;
+  if (!protocol || !SIM_PROTOCOLS.includes(protocol)) fail(`--protocol must be one of ${SIM_PROTOCOLS.join(', ')}\n\n${USAGE}`);
+  const faults: Record<string, unknown> = {};
+  for (const f of faultFlags()) {
+    const v = (values as Record<string, unknown>)[f.flag.slice(2)];
+    if (v === undefined) continue;
+    if (f.kind === 'boolean') faults[f.key] = v;
+    else {
+      const n = Number(v);
+      if (!Number.isFinite(n)) fail(`${f.flag}: expected a number, got "${String(v)}"`);
+      faults[f.key] = n;
+    }
+  }
+  let sim: Simulator;
+  try {
+    sim = await startSimulator({
+      protocol,
+      port: values.port ? Number(values.port) : 0,
+      host: values.host ?? '127.0.0.1',
+      faults: faults as FaultsInput,
+      ...(values['api-key'] && { apiKey: values['api-key'] }),
+    });
+  } catch (err) {
+    fail(`cannot start the ${protocol} simulator: ${(err as Error).message}`);
+  }
+  process.stdout.write(`${protocol} simulator listening on ${sim.url}\n`);
+  const stop = () => void sim.close().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  try {
+    switch (command) {
+      case 'start':
+      case undefined:
+        return await start(rest);
+      case 'simulate':
+        return await simulate(rest);
+      case 'config-schema':
+        process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+        return;
+      case '--help':
+      case '-h':
+      case 'help':
+        process.stdout.write(`${USAGE}\n`);
+        return;
+      default:
+        fail(`unknown command "${command}"\n\n${USAGE}`);
+    }
+  } catch (err) {
+    if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) fail(`${err.message}\n\n${USAGE}`);
+    throw err;
+  }
+}
+
+await main();

@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Config } from '../config/index.ts';
+import { GatewayError, toGatewayError } from '../core/index.ts';
+import type { Gateway } from '../gateway/gateway-service.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Authenticator } from './authenticator.ts';
+import { createGraphQLEndpoint } from './graphql/graphql-endpoint.ts';
+import { chatCompletions, embeddings, listModels, sendError, type RestContext } from './openai-compat/openai-routes.ts';
+
+export interface ServerDeps {
+  config: Config;
+  gateway: Gateway;
+  auth: Authenticator;
+  logger: Logger;
+  /** Extra readiness checks (the store adds one); each returns null when fine or a reason. */
+  readiness?: Array<() => Promise<string | null> | string | null>;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  server: Server;
+  /** Stops accepting, lets open requests and streams finish for up to `graceMs`, then closes them. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Reads the body up to `limit` bytes; past it, a payload_too_large error (the socket is left to close). */
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) throw new GatewayError('payload_too_large', `request body over ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > limit) throw new GatewayError('payload_too_large', `request body over ${limit} bytes`);
+    chunks.push(c);
+  }
+  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+}
+
+function parseJson(text: string): unknown {
+  if (!text) throw new GatewayError('invalid_request', 'request body is empty; expected JSON', { param: 'body' });
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new GatewayError('invalid_request', 'request body is not valid JSON', { param: 'body' });
+  }
+}
+
+/** One port for everything: GraphQL over HTTP and WebSocket, the OpenAI-compatible REST API, health. */
+export async function startServer(deps: ServerDeps, listen: { host: string; port: number }): Promise<RunningServer> {
+  const { config, gateway, auth, logger } = deps;
+  const graphql = await createGraphQLEndpoint({ gateway, config, auth, logger });
+  const limit = config.server.bodyLimitBytes;
+  const openStreams = new Set<ServerResponse>();
+  let draining = false;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    try {
+      if (path === '/healthz') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+        return;
+      }
+      if (path === '/readyz') {
+        const problems = draining ? ['shutting down'] : (await Promise.all((deps.readiness ?? []).map((c) => c()))).filter((p): p is string => p !== null);
+        const status = draining ? 'draining' : problems.length > 0 ? 'degraded' : 'ready';
+        // Degraded still serves (e.g. Redis down: cache bypassed), so it stays 200; draining does not.
+        res.writeHead(draining ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify({ status, problems }));
+        return;
+      }
+      if (path === '/graphql') {
+        const body = req.method === 'POST' ? await readBody(req, limit) : '';
+        await graphql.handleHttp(req, res, body);
+        return;
+      }
+      if (path.startsWith('/v1/')) {
+        const principal = auth.authenticate(req.headers.authorization);
+        const controller = new AbortController();
+        // The client going away (socket closed before we finished) cancels the upstream call.
+        res.once('close', () => {
+          if (!res.writableFinished) controller.abort();
+        });
+        const ctx: RestContext = { req, res, requestId, principal, signal: controller.signal };
+        if (path === '/v1/chat/completions' && req.method === 'POST') {
+          const body = parseJson(await readBody(req, limit));
+          openStreams.add(res);
+          try {
+            await chatCompletions(ctx, body, gateway);
+          } finally {
+            openStreams.delete(res);
+          }
+          return;
+        }
+        if (path === '/v1/models' && req.method === 'GET') return listModels(ctx, gateway);
+        if (path === '/v1/embeddings' && req.method === 'POST') return await embeddings(ctx, parseJson(await readBody(req, limit)), gateway);
+      }
+      throw new GatewayError('not_found', `no route for ${req.method} ${path}`);
+    } catch (e) {
+      const err = toGatewayError(e);
+      if (err.kind === 'internal') logger.error({ err: { message: err.message }, requestId, path }, 'request failed');
+      sendError(res, err, requestId, (e as { attempts?: [] }).attempts);
+    }
+  }
+
+  const server = createServer({ keepAliveTimeout: 65_000, noDelay: true, requestTimeout: 0 }, (req, res) => {
+    void handle(req, res);
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path === '/graphql' && !draining) graphql.handleUpgrade(req, socket, head);
+    else socket.destroy();
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(listen.port, listen.host, () => ok());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    server,
+    async close(graceMs = config.server.shutdownGraceMs) {
+      draining = true;
+      const closed = new Promise<void>((ok) => server.close(() => ok()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + graceMs;
+      while (openStreams.size > 0 && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 50));
+      for (const res of openStreams) res.destroy();
+      await graphql.close();
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

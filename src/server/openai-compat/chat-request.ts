@@ -1,0 +1,198 @@
+import { z } from 'zod';
+import { ChatRequestSchema, GatewayError, type ChatRequest, type ContentPart, type Message } from '../../core/index.ts';
+import { formatPath } from '../../config/index.ts';
+import type { GatewayRequest } from '../../gateway/completion.ts';
+
+/**
+ * The inbound side of the OpenAI-compatible endpoint: an OpenAI Chat Completions body → GatewayRequest.
+ * Independent of the openai adapter (which goes the other way) so a bug in one cannot hide in the other.
+ */
+
+const TextPart = z.object({ type: z.literal('text'), text: z.string() });
+const ImageUrlPart = z.object({
+  type: z.literal('image_url'),
+  image_url: z.object({ url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() }),
+});
+const Content = z.union([z.string(), z.array(z.union([TextPart, ImageUrlPart]))]);
+const TextContent = z.union([z.string(), z.array(TextPart)]);
+
+const WireToolCall = z.object({
+  id: z.string(),
+  type: z.literal('function').optional(),
+  function: z.object({ name: z.string(), arguments: z.string() }),
+});
+
+const WireMessage = z.discriminatedUnion('role', [
+  z.object({ role: z.enum(['system', 'developer']), content: TextContent, name: z.string().optional() }),
+  z.object({ role: z.literal('user'), content: Content, name: z.string().optional() }),
+  z.object({
+    role: z.literal('assistant'),
+    content: TextContent.nullable().optional(),
+    tool_calls: z.array(WireToolCall).optional(),
+    name: z.string().optional(),
+    refusal: z.string().nullable().optional(),
+  }),
+  z.object({ role: z.literal('tool'), content: TextContent, tool_call_id: z.string() }),
+]);
+
+/** Parameters we accept but do not normalize: passed to OpenAI-protocol targets only (providerOptions.openai). */
+const OPENAI_ONLY = [
+  'frequency_penalty',
+  'presence_penalty',
+  'logit_bias',
+  'parallel_tool_calls',
+  'reasoning_effort',
+  'verbosity',
+  'service_tier',
+  'user',
+  'safety_identifier',
+  'store',
+  'prediction',
+] as const;
+
+export const OpenAIChatBodySchema = z.looseObject({
+  model: z.string().min(1),
+  messages: z.array(WireMessage).min(1),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
+  max_completion_tokens: z.number().int().positive().nullable().optional(),
+  max_tokens: z.number().int().positive().nullable().optional(),
+  temperature: z.number().min(0).max(2).nullable().optional(),
+  top_p: z.number().min(0).max(1).nullable().optional(),
+  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional(),
+  seed: z.number().int().nullable().optional(),
+  n: z.number().int().nullable().optional(),
+  tools: z
+    .array(
+      z.object({
+        type: z.literal('function'),
+        function: z.object({
+          name: z.string(),
+          description: z.string().optional(),
+          parameters: z.record(z.string(), z.unknown()).optional(),
+          strict: z.boolean().nullable().optional(),
+        }),
+      }),
+    )
+    .optional(),
+  tool_choice: z
+    .union([z.enum(['none', 'auto', 'required']), z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) })])
+    .optional(),
+  response_format: z
+    .discriminatedUnion('type', [
+      z.object({ type: z.literal('text') }),
+      z.object({ type: z.literal('json_object') }),
+      z.object({
+        type: z.literal('json_schema'),
+        json_schema: z.object({
+          name: z.string(),
+          description: z.string().optional(),
+          schema: z.record(z.string(), z.unknown()).optional(),
+          strict: z.boolean().nullable().optional(),
+        }),
+      }),
+    ])
+    .optional(),
+  metadata: z.record(z.string(), z.string()).nullable().optional(),
+  /** Switchboard extension: pin a route explicitly (otherwise `model` names a route or a model). */
+  route: z.string().optional(),
+});
+
+export type OpenAIChatBody = z.infer<typeof OpenAIChatBodySchema>;
+
+/** Unsupported fields are refused by name rather than ignored: ignoring `n: 3` would return one answer for three. */
+function refuseUnsupported(body: OpenAIChatBody): void {
+  if (body.n != null && body.n !== 1) throw new GatewayError('unsupported_feature', 'n: only n=1 is supported', { param: 'n' });
+  for (const field of ['logprobs', 'top_logprobs', 'functions', 'function_call', 'audio', 'modalities', 'web_search_options']) {
+    const v = (body as Record<string, unknown>)[field];
+    if (v !== undefined && v !== null && v !== false) {
+      throw new GatewayError('unsupported_feature', `${field}: not supported by this gateway`, { param: field });
+    }
+  }
+}
+
+function imagePart(url: string, detail?: 'auto' | 'low' | 'high'): ContentPart {
+  const m = url.match(/^data:([^;,]+);base64,(.*)$/s);
+  if (m) return { type: 'image', data: m[2]!, mediaType: m[1]!, ...(detail && { detail }) };
+  return { type: 'image', url, ...(detail && { detail }) };
+}
+
+function toMessage(m: z.infer<typeof WireMessage>): Message {
+  switch (m.role) {
+    case 'system':
+    case 'developer':
+      return { role: 'system', content: m.content };
+    case 'user':
+      return {
+        role: 'user',
+        content: typeof m.content === 'string' ? m.content : m.content.map((p) => (p.type === 'text' ? p : imagePart(p.image_url.url, p.image_url.detail))),
+      };
+    case 'assistant':
+      return {
+        role: 'assistant',
+        content: m.content ?? null,
+        ...(m.tool_calls && { toolCalls: m.tool_calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })) }),
+      };
+    case 'tool':
+      return { role: 'tool', toolCallId: m.tool_call_id, content: m.content };
+  }
+}
+
+function invalid(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): GatewayError {
+  const first = issues[0]!;
+  const path = formatPath(first.path);
+  return new GatewayError('invalid_request', `${path}: ${first.message.replace(/^Invalid input: /, '')}`, { param: path });
+}
+
+/** Parses and normalizes a request body; every problem is an invalid_request naming the field. */
+export function parseChatBody(raw: unknown): { request: GatewayRequest; stream: boolean; includeUsage: boolean; body: OpenAIChatBody } {
+  const parsed = OpenAIChatBodySchema.safeParse(raw);
+  if (!parsed.success) throw invalid(parsed.error.issues);
+  const body = parsed.data;
+  refuseUnsupported(body);
+  const openaiOnly: Record<string, unknown> = {};
+  for (const k of OPENAI_ONLY) if ((body as Record<string, unknown>)[k] != null) openaiOnly[k] = (body as Record<string, unknown>)[k];
+  const rf = body.response_format;
+  const chat: ChatRequest = {
+    messages: body.messages.map(toMessage),
+    ...(body.tools && {
+      tools: body.tools.map((t) => ({
+        name: t.function.name,
+        ...(t.function.description !== undefined && { description: t.function.description }),
+        parameters: t.function.parameters ?? { type: 'object', properties: {} },
+        ...(t.function.strict != null && { strict: t.function.strict }),
+      })),
+    }),
+    ...(body.tool_choice !== undefined && {
+      toolChoice: typeof body.tool_choice === 'string' ? body.tool_choice : { type: 'tool' as const, name: body.tool_choice.function.name },
+    }),
+    ...(rf && {
+      responseFormat:
+        rf.type === 'json_schema'
+          ? {
+              type: 'json_schema' as const,
+              name: rf.json_schema.name,
+              schema: rf.json_schema.schema ?? {},
+              ...(rf.json_schema.description !== undefined && { description: rf.json_schema.description }),
+              ...(rf.json_schema.strict != null && { strict: rf.json_schema.strict }),
+            }
+          : { type: rf.type },
+    }),
+    ...((body.max_completion_tokens ?? body.max_tokens) != null && { maxOutputTokens: (body.max_completion_tokens ?? body.max_tokens)! }),
+    ...(body.temperature != null && { temperature: body.temperature }),
+    ...(body.top_p != null && { topP: body.top_p }),
+    ...(body.stop != null && { stop: typeof body.stop === 'string' ? [body.stop] : body.stop }),
+    ...(body.seed != null && { seed: body.seed }),
+    ...(body.metadata && { metadata: body.metadata }),
+    ...(Object.keys(openaiOnly).length > 0 && { providerOptions: { openai: openaiOnly } }),
+  };
+  // The normalized contract has rules the wire schema does not (tool names, image parts): check them too.
+  const checked = ChatRequestSchema.safeParse(chat);
+  if (!checked.success) throw invalid(checked.error.issues);
+  return {
+    request: { chat: checked.data, model: body.route === undefined ? body.model : undefined, route: body.route },
+    stream: body.stream === true,
+    includeUsage: body.stream_options?.include_usage === true,
+    body,
+  };
+}

@@ -1,0 +1,51 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/index.ts';
+
+const root = join(import.meta.dirname, '../..');
+const load = async (p: string) => parse(await readFile(join(root, p), 'utf8')) as Record<string, any>;
+
+describe('docker-compose.yml', () => {
+  it('has the gateway, redis, the simulators, an OpenTelemetry collector and Jaeger, wired by env vars', async () => {
+    const compose = await load('docker-compose.yml');
+    const services = compose.services as Record<string, any>;
+    expect(Object.keys(services)).toEqual(expect.arrayContaining(['switchboard', 'redis', 'otel-collector', 'jaeger', 'sim-openai', 'sim-anthropic', 'sim-gemini', 'sim-ollama']));
+    const gw = services.switchboard;
+    expect(gw.build).toBe('.');
+    expect(gw.environment.REDIS_URL).toBe('redis://redis:6379');
+    expect(gw.environment.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://otel-collector:4318');
+    expect(gw.environment.HOST).toBe('0.0.0.0');
+    expect(Object.keys(gw.depends_on)).toEqual(expect.arrayContaining(['redis', 'otel-collector']));
+    // Each simulator URL the gateway is given points at a simulator service listening on that port.
+    for (const p of ['openai', 'anthropic', 'gemini', 'ollama']) {
+      const url = new URL(gw.environment[`SIM_${p.toUpperCase()}_URL`]);
+      const sim = services[`sim-${p}`];
+      expect(url.hostname).toBe(`sim-${p}`);
+      expect(sim.command).toEqual(expect.arrayContaining(['simulate', '--protocol', p, '--port', url.port]));
+    }
+    // The config file mounted into the gateway is valid with the env the compose file provides.
+    const mount = (gw.volumes as string[]).find((v) => v.endsWith(':/etc/switchboard/config.yaml:ro'))!;
+    expect(gw.environment.SWITCHBOARD_CONFIG).toBe('/etc/switchboard/config.yaml');
+    const env = { ...gw.environment, SWITCHBOARD_ADMIN_KEY: 'sk-admin-0123456789abcdef' };
+    const config = parseConfig(await load(mount.split(':')[0]!.replace(/^\.\//, '')), env);
+    expect(config.server.host).toBe('0.0.0.0');
+    expect(config.keys).toHaveLength(1);
+  });
+
+  it('the collector receives OTLP/HTTP where the gateway sends it and exports to Jaeger', async () => {
+    const compose = await load('docker-compose.yml');
+    const collector = await load('deploy/otel-collector.yaml');
+    expect(collector.receivers.otlp.protocols.http.endpoint).toBe('0.0.0.0:4318');
+    expect(collector.exporters['otlp/jaeger'].endpoint).toBe('jaeger:4317');
+    expect(collector.service.pipelines.traces.exporters).toContain('otlp/jaeger');
+    expect(compose.services.jaeger.environment.COLLECTOR_OTLP_ENABLED).toBe('true');
+  });
+
+  it('the Dockerfile runs the gateway on Node 24', async () => {
+    const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^FROM node:24/m);
+    expect(dockerfile).toContain('CMD ["node", "src/cli.ts", "start"]');
+  });
+});
