@@ -95,24 +95,31 @@ class AttemptState {
   async next(): Promise<{ target: Target; waitedMs: number } | undefined> {
     if (this.attempts.length >= this.opts.maxAttempts) return undefined;
     const now = this.deps.now();
-    const ready = this.plan.candidates.find(
-      (t) => this.eligible(t) && !this.triedThisRound.has(key(t)) && (this.notBefore.get(key(t)) ?? 0) <= now,
-    );
-    if (ready) return { target: ready, waitedMs: 0 };
+    // An attempt that ran into the deadline is not followed by another with no time left.
+    if (now >= this.deadline) return undefined;
     const left = this.plan.candidates.filter((t) => this.eligible(t));
     if (left.length === 0) return undefined;
-    // Everything eligible was tried this round or is cooling down: wait for the earliest retry-after,
-    // or back off with full jitter before the next round.
-    const earliest = Math.min(...left.map((t) => this.notBefore.get(key(t)) ?? 0));
-    const backoff = this.deps.random() * Math.min(this.opts.backoffCapMs ?? 2_000, (this.opts.backoffBaseMs ?? 100) * 2 ** this.round);
-    const wait = Math.max(earliest - now, this.triedThisRound.size >= left.length ? backoff : 0, 0);
+    const notBefore = (t: Target) => this.notBefore.get(key(t)) ?? 0;
+    const ready = left.find((t) => !this.triedThisRound.has(key(t)) && notBefore(t) <= now);
+    if (ready) return { target: ready, waitedMs: 0 };
+    // Nothing is ready: a target not tried this round becomes ready when its retry-after ends; one tried
+    // this round, only after that and a backoff with full jitter (the next round). Wait for the earliest.
+    const backoff = left.some((t) => this.triedThisRound.has(key(t)))
+      ? this.deps.random() * Math.min(this.opts.backoffCapMs ?? 2_000, (this.opts.backoffBaseMs ?? 100) * 2 ** this.round)
+      : 0;
+    let best: { target: Target; at: number } | undefined;
+    for (const t of left) {
+      const at = this.triedThisRound.has(key(t)) ? Math.max(notBefore(t), now + backoff) : notBefore(t);
+      if (!best || at < best.at) best = { target: t, at };
+    }
+    const wait = Math.max(0, best!.at - now);
     if (now + wait >= this.deadline) return undefined;
     if (wait > 0) await this.deps.sleep(wait, this.opts.signal);
-    this.round++;
-    this.triedThisRound = new Set();
-    const after = this.deps.now();
-    const target = left.find((t) => (this.notBefore.get(key(t)) ?? 0) <= after) ?? left[0]!;
-    return { target, waitedMs: Math.round(wait) };
+    if (this.triedThisRound.has(key(best!.target))) {
+      this.round++;
+      this.triedThisRound = new Set();
+    }
+    return { target: best!.target, waitedMs: Math.round(wait) };
   }
 
   /** Records a failure; returns false when the error must go back to the caller at once. */
@@ -132,8 +139,8 @@ class AttemptState {
       case 'stop':
         return false;
       case 'next':
-        return true;
       case 'next-after':
+        // A retry-after is honoured whatever the kind (an overloaded 503/529 may send one too).
         if (err.retryAfterMs !== undefined) this.notBefore.set(key(target), this.deps.now() + err.retryAfterMs);
         return true;
       case 'skip':
@@ -164,6 +171,15 @@ class AttemptState {
   }
 }
 
+/** Streams should never throw; one that does (or a call that throws) still ends in an error part. */
+async function* guarded(open: () => AsyncIterable<StreamPart>, provider: string): AsyncGenerator<StreamPart> {
+  try {
+    yield* open();
+  } catch (e) {
+    yield { type: 'error', error: toGatewayError(e, provider) };
+  }
+}
+
 export function createExecutor(deps: ExecutorDeps) {
   async function run<T>(plan: RoutePlan, call: AttemptCall<T>, opts: ExecuteOptions): Promise<{ value: T; target: Target; attempts: AttemptRecord[] }> {
     const state = new AttemptState(plan, deps, opts);
@@ -182,7 +198,10 @@ export function createExecutor(deps: ExecutorDeps) {
         state.succeed(pick.target, deps.now() - started, pick.waitedMs);
         return { value, target: pick.target, attempts: state.attempts };
       } catch (e) {
-        const err = toGatewayError(e, pick.target.provider);
+        // Once the caller has gone, whatever the attempt failed with is a consequence: report cancelled.
+        const err = opts.signal?.aborted
+          ? new GatewayError('cancelled', 'request cancelled', { provider: pick.target.provider, cause: e })
+          : toGatewayError(e, pick.target.provider);
         if (!state.fail(pick.target, err, deps.now() - started, pick.waitedMs)) throw state.finalError();
       }
     }
@@ -216,19 +235,31 @@ export function createExecutor(deps: ExecutorDeps) {
       let delivered = '';
       let sentContent = false;
       let failed: GatewayError | undefined;
-      for await (const part of call(target, state.remainingMs(), state.attempts.length)) {
+      // Parts before the first content (`start`) wait until this attempt delivers something: a failed
+      // attempt's parts never reach the client, so the events read attempt, (switch, attempt)*, parts.
+      let held: StreamPart[] = [];
+      for await (const part of guarded(() => call(target, state.remainingMs(), state.attempts.length), target.provider)) {
         if (part.type === 'error') {
           failed = part.error;
           break;
         }
         if (part.type === 'finish') {
           state.succeed(target, deps.now() - started, pick.waitedMs);
+          yield* held;
           yield { type: 'attempts', attempts: state.attempts };
           yield part;
           return;
         }
         if (part.type === 'text-delta') delivered += part.text;
         if (part.type === 'text-delta' || part.type === 'tool-call-delta' || part.type === 'reasoning-delta') sentContent = true;
+        if (!sentContent) {
+          held.push(part);
+          continue;
+        }
+        if (held.length > 0) {
+          yield* held;
+          held = [];
+        }
         yield part;
       }
       failed ??= new GatewayError('invalid_response', `${target.provider}: stream ended without a terminal part`, { provider: target.provider });

@@ -415,6 +415,11 @@ async function streamMessage(ctx: SimContext, req: ParsedRequest, outcome: Outco
 
   /** Writes a frame; false when the stream must stop (gone, or the mid-stream error was just sent). */
   const send = async (event: string, data: unknown, content = false): Promise<boolean> => {
+    if (content && w.contentFrames === 0 && w.errorDue) {
+      await w.write(MID_STREAM_ERROR);
+      w.end();
+      return false;
+    }
     if (!(await w.write(sse(event, data), content))) return false;
     if (content && w.errorDue) {
       await w.write(MID_STREAM_ERROR);

@@ -416,6 +416,13 @@ async function handleGenerate(ctx: SimContext, version: string, model: string, s
   for (let i = 0; i < frames.length; i++) {
     const last = i === frames.length - 1 && !ctx.faults.omitEndMarker;
     const chunk = responseChunk(frames[i]!, last ? outcome.finishReason : undefined, last ? final : running, model, responseId);
+    // Checked before the first frame too: errorAfterChunks 0 means an error before any content.
+    if (i === 0 && w.errorDue) {
+      await w.write(frame(MID_STREAM_ERROR));
+      if (!sse) await w.write(']');
+      w.end();
+      return;
+    }
     if (!(await w.write(frame(chunk), true))) return;
     if (w.errorDue) {
       await w.write(frame(MID_STREAM_ERROR));

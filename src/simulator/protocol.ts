@@ -30,7 +30,10 @@ export interface StreamWriter {
    * errorAfterChunks. Returns false when the connection is gone (fault or client abort): stop writing.
    */
   write(frame: string, content?: boolean): Promise<boolean>;
-  /** True right after the content frame after which the protocol's mid-stream error must be sent. */
+  /**
+   * True when exactly errorAfterChunks content frames have been written: check it after each content frame,
+   * and before the first one (errorAfterChunks 0 means an error before any content).
+   */
   readonly errorDue: boolean;
   /** Content frames written so far. */
   readonly contentFrames: number;

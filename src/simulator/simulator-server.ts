@@ -194,7 +194,6 @@ function sleep(ms: number): Promise<void> {
 
 function createStreamWriter(res: ServerResponse, faults: Faults): StreamWriter {
   let contentFrames = 0;
-  let errorDue = false;
   return {
     begin(headers) {
       res.writeHead(200, headers);
@@ -204,6 +203,11 @@ function createStreamWriter(res: ServerResponse, faults: Faults): StreamWriter {
     },
     async write(frame, content = false) {
       if (res.destroyed) return false;
+      if (content && faults.disconnectAfterChunks !== undefined && contentFrames >= faults.disconnectAfterChunks) {
+        // disconnectAfterChunks 0: cut before the first content frame.
+        res.socket?.destroy();
+        return false;
+      }
       if (content) {
         if (contentFrames > 0 && faults.chunkDelayMs > 0) await sleep(faults.chunkDelayMs);
         if (res.destroyed) return false;
@@ -211,7 +215,6 @@ function createStreamWriter(res: ServerResponse, faults: Faults): StreamWriter {
       res.write(frame);
       if (content) {
         contentFrames++;
-        errorDue = faults.errorAfterChunks !== undefined && contentFrames === faults.errorAfterChunks;
         if (faults.disconnectAfterChunks !== undefined && contentFrames >= faults.disconnectAfterChunks) {
           // Let the frame reach the client, then cut the connection without ending the response.
           await new Promise<void>((ok) => res.write('', () => ok()));
@@ -222,7 +225,7 @@ function createStreamWriter(res: ServerResponse, faults: Faults): StreamWriter {
       return true;
     },
     get errorDue() {
-      return errorDue;
+      return faults.errorAfterChunks !== undefined && contentFrames === faults.errorAfterChunks;
     },
     get contentFrames() {
       return contentFrames;
