@@ -1,0 +1,181 @@
+import type { z } from 'zod';
+import { formatPath } from '../src/config/index.ts';
+import { ChatRequestSchema, type ToolChoice } from '../src/core/index.ts';
+import type { GatewayRequest } from '../src/gateway/completion.ts';
+import type { GraphQLContext } from './context.ts';
+import { badUserInput } from './errors.ts';
+
+/** CompletionInput as resolvers receive it: enums already mapped to the core's lower-case values. */
+type Role = 'system' | 'user' | 'assistant' | 'tool';
+
+export interface ImageInputArgs {
+  url?: string | null;
+  data?: string | null;
+  mediaType?: string | null;
+  detail?: 'auto' | 'low' | 'high' | null;
+}
+
+export interface MessageInputArgs {
+  role: Role;
+  content?: string | null;
+  images?: ImageInputArgs[] | null;
+  toolCallId?: string | null;
+  name?: string | null;
+  toolCalls?: Array<{ id: string; name: string; arguments: string }> | null;
+}
+
+export interface CompletionInputArgs {
+  route?: string | null;
+  model?: string | null;
+  messages: MessageInputArgs[];
+  tools?: Array<{ name: string; description?: string | null; parameters?: unknown; strict?: boolean | null }> | null;
+  toolChoice?: { mode: 'auto' | 'none' | 'required' | 'tool'; name?: string | null } | null;
+  responseFormat?: { type: 'text' | 'json_object' | 'json_schema'; name?: string | null; schema?: unknown; strict?: boolean | null } | null;
+  maxTokens?: number | null;
+  temperature?: number | null;
+  topP?: number | null;
+  stop?: string[] | null;
+  seed?: number | null;
+  task?: string | null;
+  metadata?: unknown;
+  providerOptions?: unknown;
+}
+
+const FIELD_ORDER = ['route', 'model', 'messages', 'tools', 'toolChoice', 'responseFormat', 'maxTokens', 'temperature', 'topP', 'stop', 'seed', 'metadata', 'providerOptions'];
+
+const nn = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
+
+/** Drops undefined keys so the zod schema sees the same object a JSON body would give it. */
+function compact<T extends Record<string, unknown>>(o: T): T {
+  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+/** Per message: how many content parts come from `content` before the images (0 or 1). */
+interface Layout {
+  role: Role;
+  textParts: number;
+}
+
+function buildMessage(m: MessageInputArgs, i: number, problems: Array<[string, string]>): [Record<string, unknown>, Layout] {
+  const at = (field: string) => `input.messages[${i}].${field}`;
+  const ROLE = m.role.toUpperCase();
+  if (m.images?.length && m.role !== 'user') problems.push([at('images'), `only USER messages take images, not ${ROLE}`]);
+  if (m.toolCalls?.length && m.role !== 'assistant') problems.push([at('toolCalls'), `only ASSISTANT messages take toolCalls, not ${ROLE}`]);
+  if (nn(m.toolCallId) !== undefined && m.role !== 'tool') problems.push([at('toolCallId'), `only TOOL messages take a toolCallId, not ${ROLE}`]);
+  if (nn(m.name) !== undefined && m.role !== 'tool') problems.push([at('name'), `only TOOL messages take a name, not ${ROLE}`]);
+  const content = nn(m.content);
+  switch (m.role) {
+    case 'system':
+      return [compact({ role: 'system', content }), { role: m.role, textParts: 0 }];
+    case 'user': {
+      if (!m.images?.length) return [compact({ role: 'user', content }), { role: m.role, textParts: 0 }];
+      const text = content === undefined || content === '' ? [] : [{ type: 'text', text: content }];
+      const images = m.images.map((img) =>
+        compact({ type: 'image', url: nn(img.url), data: nn(img.data), mediaType: nn(img.mediaType), detail: nn(img.detail) }),
+      );
+      return [{ role: 'user', content: [...text, ...images] }, { role: m.role, textParts: text.length }];
+    }
+    case 'assistant':
+      return [
+        compact({ role: 'assistant', content: content ?? null, toolCalls: m.toolCalls?.length ? m.toolCalls.map((c) => ({ ...c })) : undefined }),
+        { role: m.role, textParts: 0 },
+      ];
+    case 'tool':
+      return [compact({ role: 'tool', toolCallId: nn(m.toolCallId), name: nn(m.name), content }), { role: m.role, textParts: 0 }];
+  }
+}
+
+/** The GraphQL input path of a zod issue on the ChatRequest built from it. */
+function inputPath(path: readonly PropertyKey[], layouts: readonly Layout[]): string {
+  const segs = [...path];
+  if (segs[0] === 'maxOutputTokens') segs[0] = 'maxTokens';
+  if (segs[0] === 'toolChoice') segs.splice(1, segs.length, ...(segs[1] === 'name' ? ['name'] : []));
+  if (segs[0] === 'messages' && typeof segs[1] === 'number' && segs[2] === 'content' && typeof segs[3] === 'number') {
+    const offset = layouts[segs[1]]?.textParts ?? 0;
+    if (segs[3] >= offset) segs.splice(2, 2, 'images', segs[3] - offset);
+    else segs.splice(3, 1);
+  }
+  return formatPath(['input', ...segs]);
+}
+
+function issueMessage(issue: z.core.$ZodIssue, layouts: readonly Layout[], input: CompletionInputArgs): string {
+  if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) {
+    const [top, index] = issue.path;
+    if (top === 'messages' && typeof index === 'number' && layouts[index]) return `required for ${layouts[index].role.toUpperCase()} messages`;
+    if (top === 'responseFormat' && input.responseFormat) return `required for ${input.responseFormat.type.toUpperCase()}`;
+    return 'required';
+  }
+  return issue.message.replace(/^Invalid input: /, '');
+}
+
+/**
+ * CompletionInput → GatewayRequest, validated with the same ChatRequestSchema as the REST API. Problems
+ * become one BAD_USER_INPUT error whose message names each field (`input.messages[1].toolCallId: required
+ * for TOOL messages`) and whose `param` is the first of them.
+ */
+export function toGatewayRequest(input: CompletionInputArgs, ctx: Pick<GraphQLContext, 'principal' | 'signal' | 'requestId'>): GatewayRequest {
+  const problems: Array<[string, string]> = [];
+  const layouts: Layout[] = [];
+  const messages = input.messages.map((m, i) => {
+    const [message, layout] = buildMessage(m, i, problems);
+    layouts.push(layout);
+    return message;
+  });
+  let toolChoice: ToolChoice | undefined;
+  if (input.toolChoice) {
+    const { mode, name } = input.toolChoice;
+    if (mode === 'tool') {
+      if (!name) problems.push(['input.toolChoice.name', 'required when mode is TOOL']);
+      toolChoice = { type: 'tool', name: name ?? '' };
+    } else {
+      if (nn(name) !== undefined) problems.push(['input.toolChoice.name', `only allowed when mode is TOOL, not ${mode.toUpperCase()}`]);
+      toolChoice = mode;
+    }
+  }
+  let responseFormat: Record<string, unknown> | undefined;
+  if (input.responseFormat) {
+    const { type, name, schema, strict } = input.responseFormat;
+    responseFormat = type === 'json_schema' ? compact({ type, name: nn(name), schema: nn(schema), strict: nn(strict) }) : { type };
+  }
+  const chat = compact({
+    messages,
+    tools: input.tools?.map((t) => compact({ name: t.name, description: nn(t.description), parameters: nn(t.parameters), strict: nn(t.strict) })),
+    toolChoice,
+    responseFormat,
+    maxOutputTokens: nn(input.maxTokens),
+    temperature: nn(input.temperature),
+    topP: nn(input.topP),
+    stop: nn(input.stop),
+    seed: nn(input.seed),
+    metadata: nn(input.metadata),
+    providerOptions: nn(input.providerOptions),
+  });
+  const parsed = ChatRequestSchema.safeParse(chat);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const path = inputPath(issue.path, layouts);
+      // The tool-choice union's own complaint duplicates ours.
+      if (path.startsWith('input.toolChoice') && problems.some(([p]) => p.startsWith('input.toolChoice'))) continue;
+      problems.push([path, issueMessage(issue, layouts, input)]);
+    }
+  }
+  if (problems.length > 0 || !parsed.success) {
+    // In the input's field order (stable within a field), so `param` names the first field a reader meets.
+    const rank = (path: string) => {
+      const i = FIELD_ORDER.indexOf(path.slice('input.'.length).split(/[.[]/)[0]!);
+      return i === -1 ? FIELD_ORDER.length : i;
+    };
+    problems.sort((a, b) => rank(a[0]) - rank(b[0]));
+    const message = problems.map(([p, m]) => `${p}: ${m}`).join('; ') || 'invalid input';
+    throw badUserInput(message, problems[0]?.[0]);
+  }
+  return {
+    chat: parsed.data,
+    route: nn(input.route),
+    model: nn(input.model),
+    principal: ctx.principal,
+    signal: ctx.signal,
+    requestId: ctx.requestId,
+  };
+}

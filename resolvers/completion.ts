@@ -1,0 +1,73 @@
+import type { Completion } from '../src/gateway/completion.ts';
+import type { AttemptRecord } from '../src/router/executor.ts';
+import { graphqlCodeOf } from '../src/core/index.ts';
+import { toGatewayRequest, type CompletionInputArgs } from './completion-input.ts';
+import type { GraphQLContext } from './context.ts';
+import { badUserInput } from './errors.ts';
+import { targetFields } from './provider.ts';
+
+const MAX_PAGE = 100;
+
+/** Admin keys see every completion; client keys only their own. */
+export function canSee(ctx: GraphQLContext, c: Completion): boolean {
+  return ctx.principal.scope === 'admin' || c.principal === ctx.principal.name;
+}
+
+const encodeCursor = (id: string) => Buffer.from(`completion:${id}`, 'utf8').toString('base64url');
+
+function decodeCursor(cursor: string): string {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!text.startsWith('completion:')) throw badUserInput('after: not a cursor of this connection', 'after');
+  return text.slice('completion:'.length);
+}
+
+interface CompletionsArgs {
+  first?: number | null;
+  after?: string | null;
+  filter?: { route?: string | null; provider?: string | null; model?: string | null } | null;
+}
+
+export const completionResolvers = {
+  Query: {
+    completion: (_: unknown, args: { id: string }, ctx: GraphQLContext) => {
+      const c = ctx.gateway.completions.get(args.id);
+      return c && canSee(ctx, c) ? c : null;
+    },
+    completions: (_: unknown, args: CompletionsArgs, ctx: GraphQLContext) => {
+      const first = args.first ?? 20;
+      if (first < 0 || first > MAX_PAGE) throw badUserInput(`first: must be between 0 and ${MAX_PAGE}`, 'first');
+      const after = args.after ? decodeCursor(args.after) : undefined;
+      const f = args.filter ?? {};
+      const { items, hasNextPage } = ctx.gateway.completions.list(first, after, (c) =>
+        canSee(ctx, c) &&
+        (f.route == null || c.route === f.route) &&
+        (f.provider == null || c.provider === f.provider) &&
+        (f.model == null || c.model === f.model || `${c.provider}/${c.model}` === f.model),
+      );
+      const edges = items.map((node) => ({ cursor: encodeCursor(node.id), node }));
+      return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+    },
+  },
+  Mutation: {
+    createCompletion: (_: unknown, args: { input: CompletionInputArgs }, ctx: GraphQLContext): Promise<Completion> =>
+      ctx.gateway.complete(toGatewayRequest(args.input, ctx)),
+  },
+  Completion: {
+    __resolveReference: (ref: { id: string }, ctx: GraphQLContext) => {
+      const c = ctx.gateway.completions.get(ref.id);
+      return c && canSee(ctx, c) ? c : null;
+    },
+    ...targetFields,
+    priced: (c: Completion) => c.costUsd !== null,
+    usage: (c: Completion) => ({
+      ...c.usage,
+      totalTokens: c.usage.inputTokens + c.usage.outputTokens,
+      estimated: c.usage.estimated ?? false,
+    }),
+  },
+  Attempt: {
+    ...targetFields,
+    errorCode: (a: AttemptRecord) => (a.errorKind ? graphqlCodeOf(a.errorKind) : null),
+    retryDelayMs: (a: AttemptRecord) => a.retryDelayMs ?? null,
+  },
+};

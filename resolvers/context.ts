@@ -1,0 +1,28 @@
+import type { Config } from '../src/config/index.ts';
+import type { Gateway } from '../src/gateway/gateway-service.ts';
+import type { Principal } from '../src/gateway/completion.ts';
+import { createLoaders, type Loaders } from './loaders.ts';
+
+/** What every resolver receives: the gateway, the caller, per-request DataLoaders and the request's abort signal. */
+export interface GraphQLContext {
+  gateway: Gateway;
+  config: Config;
+  principal: Principal;
+  loaders: Loaders;
+  /** Fires when the HTTP client goes away; passed down to the gateway so the upstream call stops too. */
+  signal?: AbortSignal | undefined;
+  requestId?: string | undefined;
+}
+
+export interface ContextInput {
+  gateway: Gateway;
+  config: Config;
+  principal: Principal;
+  signal?: AbortSignal | undefined;
+  requestId?: string | undefined;
+}
+
+/** One context per operation (HTTP request or subscription): loaders must not outlive it. */
+export function createContext(input: ContextInput): GraphQLContext {
+  return { ...input, loaders: createLoaders(input.gateway) };
+}

@@ -1,0 +1,38 @@
+import type { GraphQLResolverMap } from '@apollo/subgraph';
+import { completionResolvers } from './completion.ts';
+import type { GraphQLContext } from './context.ts';
+import { providerResolvers } from './provider.ts';
+import { routeResolvers } from './route.ts';
+import { DateTimeScalar, JSONScalar } from './scalars.ts';
+import { subscriptionResolvers } from './subscription.ts';
+
+export { createContext, type GraphQLContext } from './context.ts';
+export { formatGraphQLError } from './errors.ts';
+
+/** GraphQL enum values ↔ the core's lower-case values, so resolvers and inputs use the core's vocabulary. */
+const enums = {
+  MessageRole: { SYSTEM: 'system', USER: 'user', ASSISTANT: 'assistant', TOOL: 'tool' },
+  FinishReason: { STOP: 'stop', LENGTH: 'length', TOOL_CALLS: 'tool_calls', CONTENT_FILTER: 'content_filter', ERROR: 'error' },
+  AttemptStatus: { OK: 'ok', ERROR: 'error' },
+  ImageDetail: { AUTO: 'auto', LOW: 'low', HIGH: 'high' },
+  ToolChoiceMode: { AUTO: 'auto', NONE: 'none', REQUIRED: 'required', TOOL: 'tool' },
+  ResponseFormatType: { TEXT: 'text', JSON_OBJECT: 'json_object', JSON_SCHEMA: 'json_schema' },
+  RouteStrategy: { PRIORITY: 'priority' },
+};
+
+type Section = Record<string, unknown>;
+
+/** Merges the per-area maps (Query/Mutation fields come from several files). */
+function merge(...maps: Array<Record<string, Section | object>>): GraphQLResolverMap<GraphQLContext> {
+  const out: Record<string, Section> = {};
+  for (const map of maps) {
+    for (const [type, fields] of Object.entries(map)) out[type] = { ...out[type], ...(fields as Section) };
+  }
+  return out as GraphQLResolverMap<GraphQLContext>;
+}
+
+export const resolvers: GraphQLResolverMap<GraphQLContext> = {
+  ...merge(providerResolvers, routeResolvers, completionResolvers, subscriptionResolvers, enums),
+  JSON: JSONScalar,
+  DateTime: DateTimeScalar,
+};

@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import { GatewayError, graphqlCodeOf, toGatewayError } from '../src/core/index.ts';
+import type { Completion, CompletionEvent, GatewayRequest, TargetRef } from '../src/gateway/completion.ts';
+import type { AttemptRecord } from '../src/router/executor.ts';
+import { toGatewayRequest, type CompletionInputArgs } from './completion-input.ts';
+import type { GraphQLContext } from './context.ts';
+import { attemptsOf } from './errors.ts';
+import { targetFields } from './provider.ts';
+
+/** A CompletionEvent as the GraphQL union member it becomes (`__typename` picks the member). */
+export type EventPayload =
+  | { __typename: 'CompletionStartEvent'; completionId: string; route: string; routeVersion: number; provider: string; model: string }
+  | { __typename: 'TextDeltaEvent'; text: string }
+  | { __typename: 'ToolCallDeltaEvent'; index: number; id: string | null; name: string | null; argumentsDelta: string }
+  | { __typename: 'SwitchEvent'; from: TargetRef; to: TargetRef; reason: string; errorCode: string }
+  | { __typename: 'CompletionDoneEvent'; completion: Completion }
+  | {
+      __typename: 'CompletionErrorEvent';
+      completionId: string;
+      code: string;
+      message: string;
+      partialText: string;
+      retryable: boolean;
+      attempts: AttemptRecord[];
+    };
+
+export function toPayload(ev: CompletionEvent): EventPayload {
+  switch (ev.type) {
+    case 'start':
+      return { __typename: 'CompletionStartEvent', completionId: ev.id, route: ev.route, routeVersion: ev.routeVersion, provider: ev.provider, model: ev.model };
+    case 'text-delta':
+      return { __typename: 'TextDeltaEvent', text: ev.text };
+    case 'tool-call-delta':
+      return { __typename: 'ToolCallDeltaEvent', index: ev.index, id: ev.id ?? null, name: ev.name ?? null, argumentsDelta: ev.argumentsDelta };
+    case 'switch':
+      return {
+        __typename: 'SwitchEvent',
+        from: ev.from,
+        to: ev.to,
+        reason: ev.reason,
+        errorCode: graphqlCodeOf(ev.errorKind as GatewayError['kind']),
+      };
+    case 'done':
+      return { __typename: 'CompletionDoneEvent', completion: ev.completion };
+    case 'error':
+      return errorPayload(ev.id, ev.error, ev.partialText, ev.attempts);
+  }
+}
+
+function errorPayload(id: string, error: GatewayError, partialText: string, attempts: AttemptRecord[]): EventPayload {
+  return {
+    __typename: 'CompletionErrorEvent',
+    completionId: id,
+    code: graphqlCodeOf(error.kind),
+    message: error.message,
+    partialText,
+    retryable: error.retryable,
+    attempts: attempts.length > 0 ? attempts : (attemptsOf(error) ?? []),
+  };
+}
+
+/**
+ * The gateway's event stream as a subscription source. Keeps the gateway's promise of exactly one
+ * terminal event even if the generator throws or ends early (an error event is emitted then), and turns
+ * `return()` — the client completing the subscription or the socket closing — into an abort of the
+ * upstream call through the request's AbortController.
+ */
+export function completionEvents(
+  source: AsyncGenerator<CompletionEvent>,
+  abort: AbortController,
+  onFinish: () => void = () => undefined,
+): AsyncIterableIterator<EventPayload> {
+  let finished = false;
+  const finish = () => {
+    if (!finished) {
+      finished = true;
+      onFinish();
+    }
+  };
+  let id: string | undefined;
+  let text = '';
+  const fail = (e: unknown): IteratorResult<EventPayload> => {
+    finish();
+    const error = e instanceof GatewayError ? e : toGatewayError(e);
+    // An unexpected throw's message may say anything: the client gets a generic one.
+    const safe = e instanceof GatewayError ? error : new GatewayError('internal', 'the completion stream failed unexpectedly');
+    return { done: false, value: errorPayload(id ?? `cmpl_${randomUUID().replaceAll('-', '')}`, safe, text, attemptsOf(error) ?? []) };
+  };
+  const iterator: AsyncIterableIterator<EventPayload> = {
+    [Symbol.asyncIterator]: () => iterator,
+    async next() {
+      if (finished) return { done: true, value: undefined };
+      let r: IteratorResult<CompletionEvent>;
+      try {
+        r = await source.next();
+      } catch (e) {
+        if (finished) return { done: true, value: undefined };
+        return fail(e);
+      }
+      if (finished) return { done: true, value: undefined };
+      if (r.done) return fail(new GatewayError('internal', 'stream ended without a terminal event'));
+      const ev = r.value;
+      if (ev.type === 'start') id = ev.id;
+      if (ev.type === 'text-delta') text += ev.text;
+      if (ev.type === 'done' || ev.type === 'error') finish();
+      return { done: false, value: toPayload(ev) };
+    },
+    async return() {
+      if (!finished) {
+        finish();
+        abort.abort(new GatewayError('cancelled', 'subscription closed by the client'));
+        // Let the generator unwind (its pending next() settles once the adapter sees the abort); never wait on it.
+        source.return(undefined).catch(() => undefined);
+      }
+      return { done: true, value: undefined };
+    },
+  };
+  return iterator;
+}
+
+export const subscriptionResolvers = {
+  Subscription: {
+    completionStream: {
+      subscribe: (_: unknown, args: { input: CompletionInputArgs }, ctx: GraphQLContext) => {
+        const abort = new AbortController();
+        // The connection's signal (socket closed) cancels this stream too.
+        const parent = ctx.signal;
+        const onParentAbort = () => abort.abort(parent?.reason);
+        if (parent?.aborted) abort.abort(parent.reason);
+        else parent?.addEventListener('abort', onParentAbort, { once: true });
+        const detach = () => parent?.removeEventListener('abort', onParentAbort);
+        let req: GatewayRequest;
+        try {
+          req = toGatewayRequest(args.input, { ...ctx, signal: abort.signal });
+        } catch (e) {
+          detach();
+          throw e;
+        }
+        return completionEvents(ctx.gateway.stream(req), abort, detach);
+      },
+      resolve: (payload: EventPayload) => payload,
+    },
+  },
+  CompletionEvent: {
+    __resolveType: (e: EventPayload) => e.__typename,
+  },
+  CompletionStartEvent: targetFields,
+  TargetRef: targetFields,
+};

@@ -1,0 +1,139 @@
+// graphql-js is imported as 'graphql/index.js' throughout (the build Node and every Apollo package load): under
+// vitest a bare 'graphql' resolves to index.mjs, and schema objects from the two builds reject each other.
+import {
+  GraphQLError,
+  Kind,
+  getNamedType,
+  getNullableType,
+  isInterfaceType,
+  isListType,
+  isObjectType,
+  type FragmentDefinitionNode,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+  type SelectionSetNode,
+  type ValidationRule,
+} from 'graphql/index.js';
+
+const VALIDATION_FAILED = { code: 'GRAPHQL_VALIDATION_FAILED' };
+
+/** Assumed size of a list whose field has no `first` argument. */
+const DEFAULT_LIST_SIZE = 10;
+
+function fragmentsOf(doc: { definitions: readonly { kind: Kind }[] }): Map<string, FragmentDefinitionNode> {
+  const out = new Map<string, FragmentDefinitionNode>();
+  for (const d of doc.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) out.set((d as FragmentDefinitionNode).name.value, d as FragmentDefinitionNode);
+  return out;
+}
+
+/**
+ * Rejects operations nested deeper than `maxDepth` fields. Introspection fields (`__schema`, `__type`) are
+ * not counted: the standard introspection query is deep by nature and is governed by the introspection
+ * setting. Fragment depths are memoized, so fragment fan-out cannot make the check itself expensive.
+ */
+export function depthLimitRule(maxDepth: number): ValidationRule {
+  return (context) => {
+    const fragments = fragmentsOf(context.getDocument());
+    const memo = new Map<string, number>();
+    const visiting = new Set<string>();
+    const depthOf = (set: SelectionSetNode): number => {
+      let max = 0;
+      for (const sel of set.selections) {
+        if (sel.kind === Kind.FIELD) {
+          if (sel.name.value.startsWith('__')) continue;
+          max = Math.max(max, 1 + (sel.selectionSet ? depthOf(sel.selectionSet) : 0));
+        } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+          max = Math.max(max, depthOf(sel.selectionSet));
+        } else {
+          const name = sel.name.value;
+          const fragment = fragments.get(name);
+          if (!fragment || visiting.has(name)) continue; // unknown or cyclic: other rules report it
+          if (!memo.has(name)) {
+            visiting.add(name);
+            memo.set(name, depthOf(fragment.selectionSet));
+            visiting.delete(name);
+          }
+          max = Math.max(max, memo.get(name)!);
+        }
+      }
+      return max;
+    };
+    return {
+      OperationDefinition(node) {
+        const depth = depthOf(node.selectionSet);
+        if (depth > maxDepth) {
+          context.reportError(
+            new GraphQLError(`operation depth ${depth} exceeds the limit of ${maxDepth}`, { nodes: [node], extensions: VALIDATION_FAILED }),
+          );
+        }
+      },
+    };
+  };
+}
+
+/**
+ * A simple cost estimate: every field costs 1, and the cost of a list field's selection is multiplied by
+ * its `first` argument (a literal, or the variable's default, else 100) or by 10 when it has none. A
+ * connection's `edges` are not multiplied again (its `first` already was). Rejects operations above `max`.
+ */
+export function complexityLimitRule(max: number): ValidationRule {
+  return (context) => {
+    const schema: GraphQLSchema = context.getSchema();
+    const doc = context.getDocument();
+    const fragments = fragmentsOf(doc);
+    const memo = new Map<string, number>();
+    const visiting = new Set<string>();
+    const variableDefaults = new Map<string, number>();
+    for (const d of doc.definitions) {
+      if (d.kind !== Kind.OPERATION_DEFINITION) continue;
+      for (const v of d.variableDefinitions ?? []) {
+        if (v.defaultValue?.kind === Kind.INT) variableDefaults.set(v.variable.name.value, Number.parseInt(v.defaultValue.value, 10));
+      }
+    }
+    const costOf = (set: SelectionSetNode, parent: GraphQLNamedType | undefined): number => {
+      let total = 0;
+      for (const sel of set.selections) {
+        if (sel.kind === Kind.FIELD) {
+          const name = sel.name.value;
+          if (name.startsWith('__')) continue;
+          const def = parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[name] : undefined;
+          const type = def ? getNamedType(def.type) : undefined;
+          let multiplier = 1;
+          const first = sel.arguments?.find((a) => a.name.value === 'first')?.value;
+          if (first?.kind === Kind.INT) multiplier = Number.parseInt(first.value, 10);
+          else if (first?.kind === Kind.VARIABLE) multiplier = variableDefaults.get(first.name.value) ?? 100;
+          else if (def && isListType(getNullableType(def.type)) && !(name === 'edges' && parent?.name.endsWith('Connection'))) {
+            multiplier = DEFAULT_LIST_SIZE;
+          }
+          total += 1 + Math.max(0, multiplier) * (sel.selectionSet ? costOf(sel.selectionSet, type) : 0);
+        } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+          const type = sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : parent;
+          total += costOf(sel.selectionSet, type ?? undefined);
+        } else {
+          const fname = sel.name.value;
+          const fragment = fragments.get(fname);
+          if (!fragment || visiting.has(fname)) continue;
+          if (!memo.has(fname)) {
+            visiting.add(fname);
+            memo.set(fname, costOf(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value) ?? undefined));
+            visiting.delete(fname);
+          }
+          total += memo.get(fname)!;
+        }
+      }
+      return total;
+    };
+    return {
+      OperationDefinition(node) {
+        const root =
+          node.operation === 'query' ? schema.getQueryType() : node.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+        const cost = costOf(node.selectionSet, root ?? undefined);
+        if (cost > max) {
+          context.reportError(
+            new GraphQLError(`operation complexity ${cost} exceeds the limit of ${max}`, { nodes: [node], extensions: VALIDATION_FAILED }),
+          );
+        }
+      },
+    };
+  };
+}
