@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ErrorResponse, ProtocolSimulator, SimContext, SimErrorKind, SimRequest } from './protocol.ts';
-import { chunkText, countTokens, fragment, planReply, type PlannedReply, type ReplyInput, type ToolOffer } from './reply.ts';
+import { chunkText, countTokens, fragment, planReply, type PlannedReply, type ReplyInput, type ToolOffer, embeddingOf } from './reply.ts';
 
 /**
  * OpenAI Chat Completions / Embeddings / Models, written from the wire reference
@@ -448,24 +448,6 @@ async function chat(ctx: SimContext, startedAt: number, deployment: string | und
 
 // ---------------------------------------------------------------------------------------------------------------
 // Embeddings
-
-/** A deterministic unit vector for a text: a hash-seeded pseudo-random sequence, L2-normalised. */
-function embeddingOf(text: string, dims: number): number[] {
-  let s = createHash('sha256').update(text).digest().readUInt32BE(0) || 1;
-  const v: number[] = [];
-  let norm = 0;
-  for (let i = 0; i < dims; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    const x = s / 0x80000000 - 1;
-    v.push(x);
-    norm += x * x;
-  }
-  const scale = 1 / Math.sqrt(norm || 1);
-  return v.map((x) => Math.fround(x * scale));
-}
 
 function embeddings(ctx: SimContext, startedAt: number, deployment: string | undefined): void {
   const body = ctx.req.body;

@@ -191,3 +191,21 @@ export class PrefixCache {
     return 'write';
   }
 }
+
+/** A deterministic unit vector for a text: a hash-seeded pseudo-random sequence, L2-normalised. */
+export function embeddingOf(text: string, dims: number): number[] {
+  let s = createHash('sha256').update(text).digest().readUInt32BE(0) || 1;
+  const v: number[] = [];
+  let norm = 0;
+  for (let i = 0; i < dims; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    const x = s / 0x80000000 - 1;
+    v.push(x);
+    norm += x * x;
+  }
+  const scale = 1 / Math.sqrt(norm || 1);
+  return v.map((x) => Math.fround(x * scale));
+}
