@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { formatPath } from '../src/config/index.ts';
 import { ChatRequestSchema, type ToolChoice } from '../src/core/index.ts';
 import type { GatewayRequest } from '../src/gateway/completion.ts';
+import { RequestConstraintsSchema } from '../src/gateway/request-constraints.ts';
 import type { GraphQLContext } from './context.ts';
 import { badUserInput } from './errors.ts';
 
@@ -37,11 +38,16 @@ export interface CompletionInputArgs {
   stop?: string[] | null;
   seed?: number | null;
   task?: string | null;
+  quality?: 'fast' | 'balanced' | 'best' | null;
+  latencyBudgetMs?: number | null;
+  costCeilingUsd?: number | null;
+  allowProviders?: string[] | null;
+  denyProviders?: string[] | null;
   metadata?: unknown;
   providerOptions?: unknown;
 }
 
-const FIELD_ORDER = ['route', 'model', 'messages', 'tools', 'toolChoice', 'responseFormat', 'maxTokens', 'temperature', 'topP', 'stop', 'seed', 'metadata', 'providerOptions'];
+const FIELD_ORDER = ['route', 'model', 'messages', 'tools', 'toolChoice', 'responseFormat', 'maxTokens', 'temperature', 'topP', 'stop', 'seed', 'task', 'quality', 'latencyBudgetMs', 'costCeilingUsd', 'allowProviders', 'denyProviders', 'metadata', 'providerOptions'];
 
 const nn = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
 
@@ -160,7 +166,25 @@ export function toGatewayRequest(input: CompletionInputArgs, ctx: Pick<GraphQLCo
       problems.push([path, issueMessage(issue, layouts, input)]);
     }
   }
-  if (problems.length > 0 || !parsed.success) {
+  const constraints = RequestConstraintsSchema.safeParse(
+    compact({
+      quality: nn(input.quality),
+      latencyBudgetMs: nn(input.latencyBudgetMs),
+      costCeilingUsd: nn(input.costCeilingUsd),
+      allow: nn(input.allowProviders),
+      deny: nn(input.denyProviders),
+    }),
+  );
+  if (!constraints.success) {
+    const names: Record<string, string> = { allow: 'allowProviders', deny: 'denyProviders' };
+    for (const issue of constraints.error.issues) {
+      const [head, ...rest] = issue.path;
+      problems.push([formatPath(['input', names[String(head)] ?? String(head), ...rest]), issue.message.replace(/^Invalid input: /, '')]);
+    }
+  }
+  const task = nn(input.task);
+  if (task !== undefined && task.trim() === '') problems.push(['input.task', 'must not be empty']);
+  if (problems.length > 0 || !parsed.success || !constraints.success) {
     // In the input's field order (stable within a field), so `param` names the first field a reader meets.
     const rank = (path: string) => {
       const i = FIELD_ORDER.indexOf(path.slice('input.'.length).split(/[.[]/)[0]!);
@@ -177,5 +201,7 @@ export function toGatewayRequest(input: CompletionInputArgs, ctx: Pick<GraphQLCo
     principal: ctx.principal,
     signal: ctx.signal,
     requestId: ctx.requestId,
+    ...(task !== undefined && { task }),
+    ...(Object.keys(constraints.data).length > 0 && { constraints: constraints.data }),
   };
 }

@@ -69,5 +69,8 @@ export const completionResolvers = {
     ...targetFields,
     errorCode: (a: AttemptRecord) => (a.errorKind ? graphqlCodeOf(a.errorKind) : null),
     retryDelayMs: (a: AttemptRecord) => a.retryDelayMs ?? null,
+    costUsd: (a: AttemptRecord) => a.costUsd ?? null,
+    validationError: (a: AttemptRecord) => a.validationError ?? null,
+    resumed: (a: AttemptRecord) => a.resumed === true,
   },
 };

@@ -17,7 +17,10 @@ const enums = {
   ImageDetail: { AUTO: 'auto', LOW: 'low', HIGH: 'high' },
   ToolChoiceMode: { AUTO: 'auto', NONE: 'none', REQUIRED: 'required', TOOL: 'tool' },
   ResponseFormatType: { TEXT: 'text', JSON_OBJECT: 'json_object', JSON_SCHEMA: 'json_schema' },
-  RouteStrategy: { PRIORITY: 'priority' },
+  RouteStrategy: { PRIORITY: 'priority', WEIGHTED: 'weighted', LEAST_LATENCY: 'least-latency', CHEAPEST: 'cheapest', CASCADE: 'cascade' },
+  Quality: { FAST: 'fast', BALANCED: 'balanced', BEST: 'best' },
+  TargetTier: { FAST: 'fast', BALANCED: 'balanced', BEST: 'best' },
+  CircuitState: { CLOSED: 'closed', OPEN: 'open', HALF_OPEN: 'half-open' },
 };
 
 type Section = Record<string, unknown>;

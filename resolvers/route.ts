@@ -7,13 +7,32 @@ import type { GraphQLContext } from './context.ts';
 import { badUserInput } from './errors.ts';
 import { targetFields } from './provider.ts';
 
+interface WhenInputArgs {
+  task?: string[] | null;
+  minInputTokens?: number | null;
+  maxInputTokens?: number | null;
+  capabilities?: string[] | null;
+  metadata?: unknown;
+}
+
 export interface RouteInputArgs {
   name: string;
-  strategy?: 'priority' | null;
-  targets: Array<{ provider: string; model: string; weight?: number | null }>;
+  strategy?: RouteConfig['strategy'] | null;
+  targets: Array<{ provider: string; model: string; weight?: number | null; when?: WhenInputArgs | null; tier?: 'fast' | 'balanced' | 'best' | null }>;
   maxAttempts?: number | null;
   deadlineMs?: number | null;
   resumeStreams?: boolean | null;
+  streamTimeouts?: { firstTokenMs?: number | null; idleMs?: number | null } | null;
+  expectedOutputTokens?: number | null;
+  validator?: { jsonSchema?: unknown; nonEmpty?: boolean | null; regex?: string | null; maxLength?: number | null; refusal?: boolean | null } | null;
+}
+
+/** Drops null/undefined fields, so the config schema applies its defaults as it does for a file. */
+function defined(o: Record<string, unknown> | null | undefined): Record<string, unknown> | undefined {
+  if (o == null) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v != null) out[k] = v;
+  return out;
 }
 
 const nn = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
@@ -26,10 +45,15 @@ export function toRouteConfig(input: RouteInputArgs, ctx: GraphQLContext): Route
   const raw = {
     name: input.name,
     ...(nn(input.strategy) !== undefined && { strategy: input.strategy }),
-    targets: input.targets.map((t) => ({ provider: t.provider, model: t.model, ...(nn(t.weight) !== undefined && { weight: t.weight }) })),
+    targets: input.targets.map((t) =>
+      defined({ provider: t.provider, model: t.model, weight: t.weight, when: defined(t.when as Record<string, unknown> | null | undefined), tier: t.tier }),
+    ),
     ...(nn(input.maxAttempts) !== undefined && { maxAttempts: input.maxAttempts }),
     ...(nn(input.deadlineMs) !== undefined && { deadlineMs: input.deadlineMs }),
     ...(nn(input.resumeStreams) !== undefined && { resumeStreams: input.resumeStreams }),
+    ...(input.streamTimeouts != null && { streamTimeouts: defined(input.streamTimeouts) }),
+    ...(nn(input.expectedOutputTokens) !== undefined && { expectedOutputTokens: input.expectedOutputTokens }),
+    ...(input.validator != null && { validator: defined(input.validator) }),
   };
   const problems: Array<[string, string]> = [];
   const parsed = RouteConfigSchema.safeParse(raw);
@@ -52,7 +76,7 @@ export const routeResolvers = {
   Query: {
     routes: (_: unknown, _args: unknown, ctx: GraphQLContext) => ctx.gateway.routes.list(),
     route: (_: unknown, args: { name: string }, ctx: GraphQLContext) => ctx.gateway.routes.get(args.name) ?? null,
-    explainRoute: (_: unknown, args: { input: CompletionInputArgs }, ctx: GraphQLContext): RoutePlan =>
+    explainRoute: (_: unknown, args: { input: CompletionInputArgs }, ctx: GraphQLContext): Promise<RoutePlan> =>
       ctx.gateway.explain(toGatewayRequest(args.input, ctx)),
   },
   Mutation: {
@@ -74,10 +98,21 @@ export const routeResolvers = {
     maxAttempts: (r: VersionedRoute) => r.route.maxAttempts,
     deadlineMs: (r: VersionedRoute) => r.route.deadlineMs,
     resumeStreams: (r: VersionedRoute) => r.route.resumeStreams,
+    streamTimeouts: (r: VersionedRoute) => r.route.streamTimeouts ?? null,
+    expectedOutputTokens: (r: VersionedRoute) => r.route.expectedOutputTokens,
+    validator: (r: VersionedRoute) => r.route.validator ?? null,
   },
-  RouteTarget: targetFields,
+  RouteTarget: {
+    ...targetFields,
+    when: (t: { when?: unknown }) => t.when ?? null,
+    tier: (t: { tier?: string }) => t.tier ?? null,
+  },
   RouteExclusion: targetFields,
+  RouteCandidate: targetFields,
   RouteExplanation: {
     chosen: (p: RoutePlan) => p.candidates[0] ?? null,
+    strategy: (p: RoutePlan) => p.strategy ?? 'priority',
+    candidateDetails: (p: RoutePlan, _args: unknown, ctx: GraphQLContext) =>
+      p.candidates.map((t) => ({ provider: t.provider, model: t.model, ...ctx.gateway.targetFigures(t, p) })),
   },
 };

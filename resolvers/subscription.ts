@@ -12,7 +12,7 @@ export type EventPayload =
   | { __typename: 'CompletionStartEvent'; completionId: string; route: string; routeVersion: number; provider: string; model: string }
   | { __typename: 'TextDeltaEvent'; text: string }
   | { __typename: 'ToolCallDeltaEvent'; index: number; id: string | null; name: string | null; argumentsDelta: string }
-  | { __typename: 'SwitchEvent'; from: TargetRef; to: TargetRef; reason: string; errorCode: string }
+  | { __typename: 'SwitchEvent'; from: TargetRef; to: TargetRef; reason: string; errorCode: string; resumed: boolean }
   | { __typename: 'CompletionDoneEvent'; completion: Completion }
   | {
       __typename: 'CompletionErrorEvent';
@@ -39,6 +39,7 @@ export function toPayload(ev: CompletionEvent): EventPayload {
         to: ev.to,
         reason: ev.reason,
         errorCode: graphqlCodeOf(ev.errorKind as GatewayError['kind']),
+        resumed: ev.resumed,
       };
     case 'done':
       return { __typename: 'CompletionDoneEvent', completion: ev.completion };

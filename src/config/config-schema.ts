@@ -50,6 +50,11 @@ export const TimeoutsSchema = z.strictObject({
   firstByteMs: z.number().int().positive().default(60_000),
   idleMs: z.number().int().positive().default(30_000),
   totalMs: z.number().int().positive().default(600_000),
+  /**
+   * Streaming, enforced by the router: longest wait for the first content part (text, tool call or
+   * reasoning) of an attempt. A stall before it fails over invisibly. Unset: no router-level limit.
+   */
+  firstTokenMs: z.number().int().positive().optional(),
 });
 
 export const ProviderConfigSchema = z.strictObject({
@@ -68,15 +73,62 @@ export const ProviderConfigSchema = z.strictObject({
   models: z.array(ModelConfigSchema).min(1, 'a provider needs at least one model'),
 });
 
+/** Conditions under which a route target is eligible (all that are set must hold). */
+export const TargetWhenSchema = z.strictObject({
+  /** The request's `task` is one of these. */
+  task: z.array(z.string().min(1)).min(1).optional(),
+  /** Estimated input tokens at least / at most this. */
+  minInputTokens: z.number().int().nonnegative().optional(),
+  maxInputTokens: z.number().int().positive().optional(),
+  /** The request needs every one of these capabilities (e.g. route tool requests to a tool-strong model). */
+  capabilities: z.array(CapabilitySchema).min(1).optional(),
+  /** The request's metadata has each key with this value (or one of these values). */
+  metadata: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).optional(),
+});
+
 export const RouteTargetSchema = z.strictObject({
   provider: z.string().min(1),
   model: z.string().min(1),
   weight: z.number().positive().default(1),
+  when: TargetWhenSchema.optional(),
+  /** What `quality: FAST | BEST` requests prefer; untiered targets count as balanced. */
+  tier: z.enum(['fast', 'balanced', 'best']).optional(),
+});
+
+export const ROUTE_STRATEGIES = ['priority', 'weighted', 'least-latency', 'cheapest', 'cascade'] as const;
+
+/** What a cascade step's answer must satisfy before it is accepted (every check that is set). */
+export const ValidatorSchema = z.strictObject({
+  /** The answer must parse as JSON and match this JSON Schema. A request's own json_schema is always checked too. */
+  jsonSchema: z.record(z.string(), z.unknown()).optional(),
+  /** The answer must not be empty (whitespace only counts as empty). */
+  nonEmpty: z.boolean().default(true),
+  /** The answer must match this regular expression (JavaScript syntax, unanchored). */
+  regex: z
+    .string()
+    .optional()
+    .refine((r) => {
+      if (r === undefined) return true;
+      try {
+        new RegExp(r);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'not a valid regular expression'),
+  /** At most this many characters. */
+  maxLength: z.number().int().positive().optional(),
+  /** Reject answers that read as a refusal ("I can't help with that", …) or end with finish reason content_filter. */
+  refusal: z.boolean().default(true),
 });
 
 export const RouteConfigSchema = z.strictObject({
   name: z.string().regex(/^[a-zA-Z0-9_.:-]+$/, 'route names are letters, digits, _, ., : or -'),
-  strategy: z.enum(['priority']).default('priority'),
+  /**
+   * priority: ordered fallback chain · weighted: random by weight · least-latency: power of two choices on
+   * rolling p95 · cheapest: lowest expected cost · cascade: cheapest first, escalate when the validator fails.
+   */
+  strategy: z.enum(ROUTE_STRATEGIES).default('priority'),
   targets: z.array(RouteTargetSchema).min(1, 'a route needs at least one target'),
   /** Most attempts (across targets) for one request. */
   maxAttempts: z.number().int().positive().default(4),
@@ -84,6 +136,41 @@ export const RouteConfigSchema = z.strictObject({
   deadlineMs: z.number().int().positive().default(120_000),
   /** After the first token, continue a broken stream on the next target instead of ending with an error. */
   resumeStreams: z.boolean().default(false),
+  /** Streaming stall detection by the router (override the providers' `timeouts.firstTokenMs`). */
+  streamTimeouts: z
+    .strictObject({
+      /** Longest wait for an attempt's first content part; a stall fails over before the client sees anything. */
+      firstTokenMs: z.number().int().positive().optional(),
+      /** Longest silence between two parts once content flows. */
+      idleMs: z.number().int().positive().optional(),
+    })
+    .optional(),
+  /** Output tokens the cheapest/cascade strategies expect when a request sets no max tokens. */
+  expectedOutputTokens: z.number().int().positive().default(256),
+  /** cascade only: what each step's answer must satisfy. */
+  validator: ValidatorSchema.optional(),
+});
+
+/** Circuit breakers, one per target (provider deployment × model), shared by every route using it. */
+export const BreakerConfigSchema = z.strictObject({
+  /** Open after this many failures in a row. */
+  consecutiveFailures: z.number().int().positive().default(5),
+  /** …or when failures / calls in the window reach this rate (with at least `minCalls` calls). */
+  errorRate: z.number().gt(0).max(1).default(0.5),
+  minCalls: z.number().int().positive().default(20),
+  windowMs: z.number().int().positive().default(60_000),
+  /** How long an open circuit skips the target before letting probes through (half-open). */
+  cooldownMs: z.number().int().positive().default(30_000),
+  /** Concurrent probe requests allowed while half-open; one success closes the circuit, one failure reopens it. */
+  halfOpenProbes: z.number().int().positive().default(1),
+  /** A target that answered 401 (bad key) is skipped by every request for this long. */
+  authBrokenMs: z.number().int().positive().default(300_000),
+});
+
+export const RouterConfigSchema = z.strictObject({
+  breaker: BreakerConfigSchema.prefault({}),
+  /** The least-latency strategy's and Provider.health's rolling window. */
+  latencyWindowMs: z.number().int().positive().default(300_000),
 });
 
 export const KeyConfigSchema = z.strictObject({
@@ -126,6 +213,7 @@ export const ConfigSchema = z
     store: StoreConfigSchema.default({ kind: 'memory' }),
     providers: z.array(ProviderConfigSchema).min(1, 'configure at least one provider'),
     routes: z.array(RouteConfigSchema).default([]),
+    router: RouterConfigSchema.prefault({}),
     keys: z.array(KeyConfigSchema).default([]),
     defaults: z
       .strictObject({
@@ -170,3 +258,8 @@ export type RouteConfig = z.infer<typeof RouteConfigSchema>;
 export type RouteConfigInput = z.input<typeof RouteConfigSchema>;
 export type KeyConfig = z.infer<typeof KeyConfigSchema>;
 export type Price = z.infer<typeof PriceSchema>;
+export type RouteStrategy = RouteConfig['strategy'];
+export type TargetWhen = z.infer<typeof TargetWhenSchema>;
+export type ValidatorConfig = z.infer<typeof ValidatorSchema>;
+export type BreakerConfig = z.infer<typeof BreakerConfigSchema>;
+export type RouterConfig = z.infer<typeof RouterConfigSchema>;

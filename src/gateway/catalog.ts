@@ -16,6 +16,7 @@ export class Catalog {
   readonly providers: ProviderConfig[];
   private readonly byKey = new Map<string, CatalogModel>();
   private readonly byModelId = new Map<string, CatalogModel[]>();
+  private readonly resolved = new WeakMap<RouteConfig, Target[]>();
 
   constructor(config: Pick<Config, 'providers'>) {
     this.providers = config.providers;
@@ -32,6 +33,8 @@ export class Catalog {
             contextWindow: model.contextWindow,
             maxOutputTokens: model.maxOutputTokens,
             weight: 1,
+            price: model.price ? { input: model.price.input, output: model.price.output } : undefined,
+            key: `${provider.id}/${model.id}`,
           },
         };
         this.byKey.set(`${provider.id}/${model.id}`, entry);
@@ -62,13 +65,23 @@ export class Catalog {
     return [...this.byKey.values()];
   }
 
+  /** A route's targets, resolved once per route object (routes are replaced, never mutated, on upsert). */
   targetsOf(route: RouteConfig): Target[] {
+    let targets = this.resolved.get(route);
+    if (!targets) {
+      targets = this.resolveTargets(route);
+      this.resolved.set(route, targets);
+    }
+    return targets;
+  }
+
+  private resolveTargets(route: RouteConfig): Target[] {
     return route.targets.map((t) => {
       const entry = this.byKey.get(`${t.provider}/${t.model}`);
       if (!entry) {
         throw new GatewayError('internal', `route "${route.name}" names ${t.provider}/${t.model}, which is not configured`);
       }
-      return { ...entry.target, weight: t.weight };
+      return { ...entry.target, weight: t.weight, when: t.when, tier: t.tier };
     });
   }
 }

@@ -1,5 +1,6 @@
 import type { ChatRequest, FinishReason, GatewayError, ToolCall, Usage } from '../core/index.ts';
 import type { AttemptRecord } from '../router/executor.ts';
+import type { RequestConstraints } from '../router/route-plan.ts';
 
 /** Who is calling: a configured or runtime API key, or the local-mode anonymous caller. */
 export interface Principal {
@@ -21,6 +22,10 @@ export interface GatewayRequest {
   requestId?: string | undefined;
   signal?: AbortSignal | undefined;
   principal?: Principal | undefined;
+  /** What the request is for (`summarize`, `code`…): matched by route targets' `when.task`; never sent upstream. */
+  task?: string | undefined;
+  /** Per-request routing constraints: quality, latency budget, cost ceiling, provider allow/deny. */
+  constraints?: RequestConstraints | undefined;
 }
 
 /** The record of one completed request: what GraphQL `Completion` and the REST body are built from. */
@@ -36,7 +41,10 @@ export interface Completion {
   message: { role: 'assistant'; content: string | null; toolCalls: ToolCall[] };
   finishReason: FinishReason;
   usage: Usage;
-  /** null when the model has no price: unpriced is not free. */
+  /**
+   * USD for the whole request: the sum of every attempt that reported usage (a cascade's rejected steps
+   * included); null when one of them ran on an unpriced model — unpriced is not free.
+   */
   costUsd: number | null;
   latencyMs: number;
   /** null for non-streamed requests (no token arrives before the whole answer). */
@@ -56,7 +64,8 @@ export interface TargetRef {
 /** What a streamed completion emits, in order: start, deltas (and switches), then exactly one of done / error. */
 export type CompletionEvent =
   | { type: 'start'; id: string; route: string; routeVersion: number; provider: string; model: string }
-  | { type: 'switch'; from: TargetRef; to: TargetRef; reason: string; errorKind: string }
+  /** `resumed`: content from `from` already reached the client and `to` continues it (resumeStreams). */
+  | { type: 'switch'; from: TargetRef; to: TargetRef; reason: string; errorKind: string; resumed: boolean }
   | { type: 'text-delta'; text: string }
   | { type: 'tool-call-delta'; index: number; id?: string | undefined; name?: string | undefined; argumentsDelta: string }
   | { type: 'done'; completion: Completion }

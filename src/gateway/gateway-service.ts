@@ -4,18 +4,27 @@ import {
   GatewayError,
   ToolCallAccumulator,
   emptyUsage,
+  estimateInputTokens,
   type ChatResponse,
   type EmbeddingRequest,
   type EmbeddingResponse,
 } from '../core/index.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { CallOptions } from '../providers/spec.ts';
+import { createAnswerValidator } from '../router/answer-validator.ts';
+import { createInMemoryBreakerState, type BreakerState } from '../router/circuit-breaker.ts';
 import { createExecutor, RoutingError, type AttemptRecord, type ExecutorDeps } from '../router/executor.ts';
-import { describeExclusions, planRoute, type RoutePlan, type Target } from '../router/route-plan.ts';
+import { createInMemoryLatencyWindow, type LatencyWindow } from '../router/latency-window.ts';
+import { describeExclusions, planRoute, targetKey, type RoutePlan, type Target } from '../router/route-plan.ts';
+import { expectedCostUsd } from '../router/strategies.ts';
 import { RouteTable, type VersionedRoute } from '../router/route-table.ts';
 import { CompletionLog } from '../usage/completion-log.ts';
 import { costOf } from '../usage/pricing.ts';
 import { Catalog } from './catalog.ts';
+import { noCandidateKind, realSleep, totalCost } from './routing-support.ts';
+import { continuationRequest, spliceContinuation } from './continuation.ts';
+import { providerHealth } from './provider-health.ts';
+import { createTokenCounter, needsPreciseCount, type TokenCounter } from './token-counter.ts';
 import type { Completion, CompletionEvent, GatewayRequest, Principal } from './completion.ts';
 
 export interface GatewayDeps {
@@ -26,21 +35,15 @@ export interface GatewayDeps {
   sleep?: ExecutorDeps['sleep'];
   random?: () => number;
   newId?: () => string;
+  /** Stream stall timers (first token, idle); tests inject fake ones. */
+  setTimer?: ExecutorDeps['setTimer'];
+  /** Shared breaker state (the Redis-backed one across instances); in memory by default. */
+  breakers?: BreakerState;
+  /** Shared latency windows; in memory by default. */
+  latency?: LatencyWindow;
+  /** Tokenizer counts near a context-window limit; a worker-thread js-tiktoken by default. */
+  tokenCounter?: TokenCounter;
 }
-
-const realSleep: ExecutorDeps['sleep'] = (ms, signal) =>
-  new Promise((ok, fail) => {
-    if (signal?.aborted) return fail(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      ok();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      fail(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 
 /**
  * The service both APIs call. It resolves the route (or pinned model), plans the candidates, runs the
@@ -50,12 +53,16 @@ const realSleep: ExecutorDeps['sleep'] = (ms, signal) =>
 export function createGateway(deps: GatewayDeps) {
   const { config, registry } = deps;
   const now = deps.now ?? (() => performance.now());
+  const random = deps.random ?? Math.random;
   const wallClock = () => new Date();
   const newId = deps.newId ?? (() => `cmpl_${randomUUID().replaceAll('-', '')}`);
   const catalog = new Catalog(config);
   const routes = new RouteTable(config.routes);
   const log = new CompletionLog<Completion>(2000);
-  const executor = createExecutor({ now, sleep: deps.sleep ?? realSleep, random: deps.random ?? Math.random });
+  const breakers = deps.breakers ?? createInMemoryBreakerState(config.router.breaker);
+  const latency = deps.latency ?? createInMemoryLatencyWindow(config.router.latencyWindowMs);
+  const tokenCounter = deps.tokenCounter ?? createTokenCounter();
+  const executor = createExecutor({ now, sleep: deps.sleep ?? realSleep, random, breakers, latency, setTimer: deps.setTimer });
 
   function authorize(principal: Principal | undefined, route: string | undefined, model: string | undefined): void {
     if (!principal) return;
@@ -88,6 +95,7 @@ export function createGateway(deps: GatewayDeps) {
         maxAttempts: Math.max(2, entries.length * 2),
         deadlineMs: 120_000,
         resumeStreams: false,
+        expectedOutputTokens: 256,
       };
       return { route, version: 0, targets: entries.map((e) => e.target) };
     }
@@ -98,18 +106,47 @@ export function createGateway(deps: GatewayDeps) {
     return { route: found.route, version: found.version, targets: catalog.targetsOf(found.route) };
   }
 
-  function plan(req: GatewayRequest): { plan: RoutePlan; route: RouteConfig } {
+  /** The plan a request runs on; `explainRoute` calls the same function. */
+  async function planFor(req: GatewayRequest): Promise<{ plan: RoutePlan; route: RouteConfig }> {
     const r = resolve(req);
-    const p = planRoute(r.route.name, r.version, r.targets, req.chat);
-    if (p.candidates.length === 0) {
-      const capability = p.excluded.some((e) => e.reason.startsWith('does not support'));
-      const window = p.excluded.some((e) => e.reason.startsWith('context window'));
-      throw new GatewayError(
-        capability ? 'unsupported_feature' : window ? 'context_length_exceeded' : 'unavailable',
-        describeExclusions(p),
-      );
+    let inputTokens: number | undefined;
+    const estimate = estimateInputTokens(req.chat);
+    if (needsPreciseCount(estimate, req.chat.maxOutputTokens ?? 0, r.targets.map((t) => t.contextWindow))) {
+      // Near a window's limit chars/4 may be wrong either way: count (off the event loop); on failure keep the estimate.
+      inputTokens = await tokenCounter.count(req.chat).catch(() => undefined);
     }
+    const p = planRoute(r.route.name, r.version, r.targets, req.chat, {
+      strategy: r.route.strategy,
+      task: req.task,
+      constraints: req.constraints,
+      expectedOutputTokens: r.route.expectedOutputTokens,
+      inputTokens,
+      breakers,
+      latency,
+      now: now(),
+      random,
+    });
     return { plan: p, route: r.route };
+  }
+
+  async function plan(req: GatewayRequest): Promise<{ plan: RoutePlan; route: RouteConfig }> {
+    const planned = await planFor(req);
+    const p = planned.plan;
+    if (p.candidates.length === 0) throw new GatewayError(noCandidateKind(p.exclusionCodes ?? []), describeExclusions(p));
+    return planned;
+  }
+
+  function priceOf(target: Target) {
+    return catalog.get(target.provider, target.model)?.model.price;
+  }
+
+  function executeOptions(route: RouteConfig, req: GatewayRequest) {
+    const budget = req.constraints?.latencyBudgetMs;
+    return {
+      maxAttempts: route.maxAttempts,
+      deadlineMs: budget !== undefined ? Math.min(route.deadlineMs, budget) : route.deadlineMs,
+      signal: req.signal,
+    };
   }
 
   function callOptions(target: Target, remainingMs: number, req: GatewayRequest, signal: AbortSignal | undefined): CallOptions {
@@ -136,7 +173,7 @@ export function createGateway(deps: GatewayDeps) {
     ttft: number | null,
     req: GatewayRequest,
   ): Completion {
-    const price = catalog.get(target.provider, target.model)?.model.price;
+    const price = priceOf(target);
     const completion: Completion = {
       id,
       route: p.route,
@@ -148,7 +185,7 @@ export function createGateway(deps: GatewayDeps) {
       message: { role: 'assistant', content: res.text === '' && res.toolCalls.length > 0 ? null : res.text, toolCalls: res.toolCalls },
       finishReason: res.finishReason,
       usage: res.usage,
-      costUsd: costOf(res.usage, price),
+      costUsd: attempts.some((a) => a.costUsd !== undefined) ? totalCost(attempts) : costOf(res.usage, price),
       latencyMs: Math.round((now() - started) * 1000) / 1000,
       timeToFirstTokenMs: ttft,
       cached: false,
@@ -161,20 +198,59 @@ export function createGateway(deps: GatewayDeps) {
     return completion;
   }
 
+  /** The attempt loop over `generate`, validating each answer when the plan is a cascade. */
+  function runGenerate(p: RoutePlan, route: RouteConfig, req: GatewayRequest) {
+    const validate = p.cascade ? createAnswerValidator(route.validator, req.chat) : undefined;
+    return executor.run<ChatResponse>(
+      p,
+      (target, remainingMs) => registry.get(target.provider).generate(req.chat, callOptions(target, remainingMs, req, req.signal)),
+      {
+        ...executeOptions(route, req),
+        annotate: (res, target) => ({ costUsd: costOf(res.usage, priceOf(target)) }),
+        ...(validate && { validate: (res: ChatResponse) => validate(res) }),
+      },
+    );
+  }
+
   async function complete(req: GatewayRequest): Promise<Completion> {
     const started = now();
     const id = newId();
-    const { plan: p, route } = plan(req);
+    const { plan: p, route } = await plan(req);
     try {
-      const { value, target, attempts } = await executor.run(
-        p,
-        (target, remainingMs) => registry.get(target.provider).generate(req.chat, callOptions(target, remainingMs, req, req.signal)),
-        { maxAttempts: route.maxAttempts, deadlineMs: route.deadlineMs, signal: req.signal },
-      );
+      const { value, target, attempts } = await runGenerate(p, route, req);
       return finish(id, p, target, value, attempts, started, null, req);
     } catch (e) {
       throw e instanceof GatewayError ? e : new GatewayError('internal', String(e), { cause: e });
     }
+  }
+
+  /** A cascade cannot stream its steps (each answer is judged whole): the accepted answer is replayed as a stream. */
+  async function* cascadeStream(id: string, p: RoutePlan, route: RouteConfig, req: GatewayRequest, started: number): AsyncGenerator<CompletionEvent> {
+    let result: Awaited<ReturnType<typeof runGenerate>>;
+    try {
+      result = await runGenerate(p, route, req);
+    } catch (e) {
+      const error = e instanceof GatewayError ? e : new GatewayError('internal', String(e));
+      yield { type: 'error', id, error, partialText: '', attempts: error instanceof RoutingError ? error.attempts : [] };
+      return;
+    }
+    const { value, target, attempts } = result;
+    yield { type: 'start', id, route: p.route, routeVersion: p.routeVersion, provider: target.provider, model: target.model };
+    const ttft = Math.round((now() - started) * 1000) / 1000;
+    if (value.text) yield { type: 'text-delta', text: value.text };
+    for (const [index, call] of value.toolCalls.entries()) {
+      yield { type: 'tool-call-delta', index, id: call.id, name: call.name, argumentsDelta: call.arguments };
+    }
+    yield { type: 'done', completion: finish(id, p, target, value, attempts, started, ttft, req) };
+  }
+
+  /** One streamed attempt: a continuation request when it resumes a broken stream. */
+  function streamCall(target: Target, remainingMs: number, req: GatewayRequest, signal: AbortSignal | undefined, resume: { partialText: string } | undefined) {
+    const adapter = registry.get(target.provider);
+    if (!resume) return adapter.stream(req.chat, callOptions(target, remainingMs, req, signal));
+    const protocol = catalog.provider(target.provider)?.protocol ?? adapter.protocol;
+    const chat = continuationRequest(req.chat, resume.partialText, protocol);
+    return spliceContinuation(adapter.stream(chat, callOptions(target, remainingMs, req, signal)), resume.partialText);
   }
 
   async function* stream(req: GatewayRequest): AsyncGenerator<CompletionEvent> {
@@ -183,10 +259,14 @@ export function createGateway(deps: GatewayDeps) {
     let p: RoutePlan;
     let route: RouteConfig;
     try {
-      ({ plan: p, route } = plan(req));
+      ({ plan: p, route } = await plan(req));
     } catch (e) {
       const error = e instanceof GatewayError ? e : new GatewayError('internal', String(e));
       yield { type: 'error', id, error, partialText: '', attempts: [] };
+      return;
+    }
+    if (p.cascade) {
+      yield* cascadeStream(id, p, route, req, started);
       return;
     }
     let current: Target | undefined;
@@ -197,11 +277,13 @@ export function createGateway(deps: GatewayDeps) {
     let providerRequestId: string | undefined;
     let attempts: AttemptRecord[] = [];
     const tools = new ToolCallAccumulator();
-    const events = executor.runStream(
-      p,
-      (target, remainingMs) => registry.get(target.provider).stream(req.chat, callOptions(target, remainingMs, req, req.signal)),
-      { maxAttempts: route.maxAttempts, deadlineMs: route.deadlineMs, signal: req.signal },
-    );
+    const events = executor.runStream(p, (target, remainingMs, _attempt, signal, resume) => streamCall(target, remainingMs, req, signal, resume), {
+      ...executeOptions(route, req),
+      firstTokenMs: (t) => route.streamTimeouts?.firstTokenMs ?? catalog.provider(t.provider)?.timeouts.firstTokenMs,
+      idleMs: () => route.streamTimeouts?.idleMs,
+      resume: route.resumeStreams,
+      costOf: (t, usage) => costOf(usage, priceOf(t)),
+    });
     for await (const ev of events) {
       switch (ev.type) {
         case 'attempt':
@@ -215,6 +297,7 @@ export function createGateway(deps: GatewayDeps) {
             to: { provider: ev.to.provider, model: ev.to.model },
             reason: ev.error.message,
             errorKind: ev.error.kind,
+            resumed: ev.resumed === true,
           };
           break;
         case 'attempts':
@@ -287,14 +370,23 @@ export function createGateway(deps: GatewayDeps) {
     complete,
     stream,
     embed,
-    explain: (req: GatewayRequest) => {
-      const r = resolve(req);
-      return planRoute(r.route.name, r.version, r.targets, req.chat);
-    },
+    /** Where a request would go, by the request path's own planning, without calling a provider. */
+    explain: async (req: GatewayRequest): Promise<RoutePlan> => (await planFor(req)).plan,
+    /** Figures of one target for explanations: expected cost and rolling p95. */
+    targetFigures: (t: Target, p: RoutePlan) => ({
+      expectedCostUsd: expectedCostUsd(t, p.estimatedInputTokens, p.expectedOutputTokens ?? 256) ?? null,
+      p95LatencyMs: latency.p95(targetKey(t), now()) ?? null,
+      circuit: breakers.peek(targetKey(t), now()).state,
+    }),
+    health: (providerId: string) => providerHealth(providerId, catalog, breakers, latency, now()),
+    breakers,
+    latency,
     catalog,
     routes,
     completions: log,
-    close: () => registry.close(),
+    close: async () => {
+      await Promise.all([registry.close(), tokenCounter.close()]);
+    },
   };
 }
 

@@ -96,6 +96,25 @@ export const OpenAIChatBodySchema = z.looseObject({
   metadata: z.record(z.string(), z.string()).nullable().optional(),
   /** Switchboard extension: pin a route explicitly (otherwise `model` names a route or a model). */
   route: z.string().optional(),
+  /**
+   * Switchboard extension: routing constraints, e.g. {"quality": "FAST", "deny": ["sim-openai"]}. Never sent
+   * upstream. `quality` is FAST | BALANCED | BEST (any case); `allow`/`deny` take provider ids or
+   * `provider/model` deployments; `task` is matched by route targets' `when.task`.
+   */
+  switchboard: z
+    .strictObject({
+      quality: z
+        .string()
+        .transform((q) => q.toLowerCase())
+        .pipe(z.enum(['fast', 'balanced', 'best'], { error: 'expected FAST, BALANCED or BEST' }))
+        .optional(),
+      latencyBudgetMs: z.number().int().positive().optional(),
+      costCeilingUsd: z.number().nonnegative().optional(),
+      allow: z.array(z.string().min(1)).min(1, 'name at least one provider').optional(),
+      deny: z.array(z.string().min(1)).optional(),
+      task: z.string().min(1).optional(),
+    })
+    .optional(),
 });
 
 export type OpenAIChatBody = z.infer<typeof OpenAIChatBodySchema>;
@@ -189,8 +208,15 @@ export function parseChatBody(raw: unknown): { request: GatewayRequest; stream: 
   // The normalized contract has rules the wire schema does not (tool names, image parts): check them too.
   const checked = ChatRequestSchema.safeParse(chat);
   if (!checked.success) throw invalid(checked.error.issues);
+  const { task, ...constraints } = body.switchboard ?? {};
   return {
-    request: { chat: checked.data, model: body.route === undefined ? body.model : undefined, route: body.route },
+    request: {
+      chat: checked.data,
+      model: body.route === undefined ? body.model : undefined,
+      route: body.route,
+      ...(task !== undefined && { task }),
+      ...(Object.keys(constraints).length > 0 && { constraints }),
+    },
     stream: body.stream === true,
     includeUsage: body.stream_options?.include_usage === true,
     body,

@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { assertNever, type ChatRequest, type ContentPart, type Message } from '../core/index.ts';
+import type { GatewayRequest } from './completion.ts';
+
+/**
+ * JSON with object keys sorted and undefined members dropped, so two requests that differ only in key
+ * order or whitespace serialize alike. Arrays keep their order (message and tool order mean something).
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/** Tool-call arguments are JSON text: compare what they say, not how they are spaced. */
+function canonicalArguments(args: string): string {
+  try {
+    return canonicalJson(JSON.parse(args));
+  } catch {
+    return args;
+  }
+}
+
+/**
+ * Content as what the model sees: a lone text part is the same prompt as a string, and prompt-cache
+ * markers are hints to the provider that do not change the answer.
+ */
+function normalizeContent(content: string | readonly ContentPart[] | null | undefined): unknown {
+  if (content == null || typeof content === 'string') return content ?? null;
+  const parts = content.map((p) => (p.type === 'text' ? { type: 'text', text: p.text } : { ...p }));
+  if (parts.length === 1 && parts[0]!.type === 'text') return (parts[0] as { text: string }).text;
+  return parts;
+}
+
+function normalizeMessage(m: Message): unknown {
+  switch (m.role) {
+    case 'system':
+    case 'user':
+      return { role: m.role, content: normalizeContent(m.content) };
+    case 'assistant':
+      return {
+        role: m.role,
+        content: normalizeContent(m.content),
+        toolCalls: m.toolCalls?.length ? m.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: canonicalArguments(c.arguments) })) : undefined,
+      };
+    case 'tool':
+      return { role: m.role, toolCallId: m.toolCallId, name: m.name, content: normalizeContent(m.content) };
+    default:
+      return assertNever(m);
+  }
+}
+
+/** Everything in a chat request that can change the answer (labels in `metadata` cannot). */
+function normalizeChat(chat: ChatRequest): unknown {
+  return {
+    messages: chat.messages.map(normalizeMessage),
+    tools: chat.tools?.length ? chat.tools : undefined,
+    toolChoice: chat.toolChoice,
+    responseFormat: chat.responseFormat,
+    maxOutputTokens: chat.maxOutputTokens,
+    temperature: chat.temperature,
+    topP: chat.topP,
+    stop: chat.stop?.length ? chat.stop : undefined,
+    seed: chat.seed,
+    providerOptions: chat.providerOptions,
+  };
+}
+
+function sha256(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+/**
+ * The response-cache key: a hash of the normalized request and where it goes (route, or pinned model).
+ * `partition` separates callers that must not share answers (e.g. per team); none by default.
+ */
+export function cacheKeyOf(req: GatewayRequest, partition?: string): string {
+  const target = req.model !== undefined ? { model: req.model, route: req.route } : { route: req.route ?? '' };
+  // Task and constraints choose among targets, so they decide which model answers.
+  const routing = { task: req.task, constraints: req.constraints };
+  return sha256(canonicalJson({ v: 1, target, routing, partition, chat: normalizeChat(req.chat) }));
+}
+
+/** The idempotency body hash: like the cache key, but every field counts, labels included. */
+export function bodyHashOf(req: GatewayRequest): string {
+  return sha256(canonicalJson({ v: 1, route: req.route, model: req.model, task: req.task, constraints: req.constraints, chat: { ...(normalizeChat(req.chat) as object), metadata: req.chat.metadata } }));
+}
