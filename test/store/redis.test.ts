@@ -1,0 +1,93 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createStore } from '../../src/store/create-store.ts';
+import type { Store } from '../../src/store/store.ts';
+import { dropPrefix, rawRedis, redisStore, uniquePrefix } from './redis-harness.ts';
+import { runStoreContract } from './store-contract.ts';
+
+const prefixes: string[] = [];
+const prefixOf = new WeakMap<Store, string>();
+
+afterAll(async () => {
+  await Promise.all(prefixes.map(dropPrefix));
+});
+
+runStoreContract('redis', {
+  async create() {
+    const prefix = uniquePrefix('contract');
+    prefixes.push(prefix);
+    const s = redisStore(prefix, { compressAboveBytes: 1024, pollMs: 50 });
+    prefixOf.set(s, prefix);
+    await waitReady(s);
+    return s;
+  },
+  async peer(s) {
+    const p = redisStore(prefixOf.get(s)!, { compressAboveBytes: 1024, pollMs: 50 });
+    prefixOf.set(p, prefixOf.get(s)!);
+    await waitReady(p);
+    return p;
+  },
+  advance: (ms) => new Promise((r) => setTimeout(r, ms)),
+});
+
+/** Commands fail fast until the connection is up (no offline queue); tests start once it is. */
+async function waitReady(s: Store): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await s.readiness()).status === 'ready') return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('redis not ready');
+}
+
+describe('redis store specifics', () => {
+  it('compresses large cached values and never stores an API key secret', async () => {
+    const prefix = uniquePrefix('specifics');
+    prefixes.push(prefix);
+    const s = redisStore(prefix, { compressAboveBytes: 1024 });
+    await waitReady(s);
+    const raw = rawRedis();
+    try {
+      const value = 'all work and no play makes jack a dull boy '.repeat(2000);
+      await s.cache.set('big', value, 60_000);
+      const stored = await raw.getBuffer(`${prefix}c:big`);
+      expect(stored!.length).toBeLessThan(value.length / 10);
+      expect(stored![0]).toBe(1);
+      const { secret } = await s.apiKeys.create({ name: 'web' });
+      const keys = await raw.keys(`${prefix}*`);
+      for (const k of keys) {
+        const type = await raw.type(k);
+        const dump = type === 'hash' ? JSON.stringify(await raw.hgetall(k)) : type === 'string' ? ((await raw.get(k)) ?? '') : '';
+        expect(dump).not.toContain(secret);
+      }
+    } finally {
+      raw.disconnect();
+      await s.close();
+    }
+  });
+
+  it('keeps state only under its prefix', async () => {
+    const prefix = uniquePrefix('isolation');
+    prefixes.push(prefix);
+    const a = redisStore(prefix);
+    const b = redisStore(uniquePrefix('isolation-other'));
+    await Promise.all([waitReady(a), waitReady(b)]);
+    try {
+      await a.cache.set('k', 'v', 60_000);
+      expect(await b.cache.get('k')).toBeUndefined();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('createStore takes REDIS_URL when config leaves the default memory store', async () => {
+    const s = createStore({ kind: 'memory' }, { env: { REDIS_URL: 'redis://127.0.0.1:6379/0' } });
+    const m = createStore(undefined, { env: {} });
+    try {
+      expect(s.kind).toBe('redis');
+      expect(m.kind).toBe('memory');
+      await waitReady(s);
+      await s.ping();
+    } finally {
+      await Promise.all([s.close(), m.close()]);
+    }
+  });
+});
