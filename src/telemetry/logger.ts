@@ -2,33 +2,117 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
+/** Field names that hold secrets wherever they appear (pino matches exact paths, so each depth is listed). */
+const SECRET_FIELDS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'api-key', 'x-goog-api-key', 'apiKey', 'api_key', 'key', 'password', 'secret'];
+
+function redactPaths(): string[] {
+  const paths = new Set<string>(['providers[*].apiKey', 'keys[*].key', 'config.providers[*].apiKey', 'config.keys[*].key']);
+  for (const f of SECRET_FIELDS) {
+    const p = /^[A-Za-z_$][\w$]*$/.test(f) ? f : `["${f}"]`;
+    const join = (prefix: string) => (p.startsWith('[') ? `${prefix}${p}` : `${prefix}.${p}`);
+    paths.add(p);
+    paths.add(join('*'));
+    paths.add(join('*.*'));
+    paths.add(join('headers'));
+    paths.add(join('*.headers'));
+    paths.add(join('*.*.headers'));
+  }
+  return [...paths];
+}
+
+export interface LoggerOptions {
+  level?: string;
+  destination?: NodeJS.WritableStream;
+  /**
+   * Secret values (provider keys, API keys) to mask wherever they appear in a line, even inside an
+   * error message or a field no path names: the last line of defence behind path redaction.
+   */
+  secrets?: readonly string[];
+}
+
+const CENSOR = '[redacted]';
+
 /**
  * JSON logs (pino). Anything that could hold a secret is redacted by path, so a careless
- * `log.info({ req })` cannot write an Authorization header or a provider key.
+ * `log.info({ req })` cannot write an Authorization header or a provider key; known secret values
+ * are masked in the written line as well.
  */
-export function createLogger(opts: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  // Short values would mask ordinary words; real keys are long.
+  const secrets = [...new Set(opts.secrets ?? [])].filter((s) => s.length >= 8).sort((a, b) => b.length - a.length);
   return pino(
     {
       level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
       base: { service: 'switchboard' },
-      redact: {
-        paths: [
-          'authorization',
-          '*.authorization',
-          'headers.authorization',
-          '*.headers.authorization',
-          'headers["x-api-key"]',
-          'headers["api-key"]',
-          'headers["x-goog-api-key"]',
-          'apiKey',
-          '*.apiKey',
-          'providers[*].apiKey',
-          'key',
-          'keys[*].key',
-        ],
-        censor: '[redacted]',
-      },
+      redact: { paths: redactPaths(), censor: CENSOR },
+      ...(secrets.length > 0 && {
+        hooks: {
+          streamWrite(line: string): string {
+            let out = line;
+            for (const s of secrets) if (out.includes(s)) out = out.replaceAll(s, CENSOR);
+            // A secret may also appear JSON-escaped (quotes, backslashes) inside a string value.
+            for (const s of secrets) {
+              const escaped = JSON.stringify(s).slice(1, -1);
+              if (escaped !== s && out.includes(escaped)) out = out.replaceAll(escaped, CENSOR);
+            }
+            return out;
+          },
+        },
+      }),
     },
     (opts.destination as pino.DestinationStream | undefined) ?? pino.destination({ sync: false }),
   );
+}
+
+/** The ledger fields of one request, as logged (the usage ledger's UsageEvent has this shape). */
+export interface RequestLogFields {
+  id: string;
+  keyName: string | null;
+  team: string | null;
+  route: string;
+  routeVersion: number;
+  provider: string | null;
+  model: string | null;
+  attempts: number;
+  tokens: Record<string, number>;
+  costUsd: number | null;
+  priceSource: string;
+  usageEstimated: boolean;
+  latencyMs: number;
+  ttftMs: number | null;
+  cacheHit: boolean;
+  stream: boolean;
+  status: 'ok' | 'error';
+  errorKind: string | null;
+  traceId: string | null;
+}
+
+/**
+ * The one log line per request: the ledger's fields under stable names, at info (warn when it failed).
+ * Fields are copied one by one, so whatever else rides on the object never reaches the log.
+ */
+export function logRequest(log: Logger, e: RequestLogFields): void {
+  const line = {
+    requestId: e.id,
+    keyName: e.keyName,
+    team: e.team,
+    route: e.route,
+    routeVersion: e.routeVersion,
+    provider: e.provider,
+    model: e.model,
+    attempts: e.attempts,
+    tokens: e.tokens,
+    costUsd: e.costUsd,
+    priceSource: e.priceSource,
+    usageEstimated: e.usageEstimated,
+    latencyMs: e.latencyMs,
+    ttftMs: e.ttftMs,
+    cacheHit: e.cacheHit,
+    stream: e.stream,
+    status: e.status,
+    errorKind: e.errorKind,
+    traceId: e.traceId,
+  };
+  if (e.status === 'error') log.warn(line, 'request failed');
+  else log.info(line, 'request');
 }

@@ -45,3 +45,33 @@ export class CompletionLog<T extends { id: string }> {
     return { items: out, hasNextPage };
   }
 }
+
+/**
+ * A page of recent requests from the usage ledger (shared by every instance), newest first: what
+ * `completions` serves once the ledger is wired. With a filter (a client key sees only its own
+ * requests) the stream is read in chunks until the page fills, at most `maxScan` events deep, so a
+ * rare match far back cannot turn one query into an unbounded scan.
+ */
+export async function pageLedgerEvents<E extends { id: string }>(
+  source: { readEvents(q: { limit: number; before?: string | undefined }): Promise<E[]> },
+  opts: { first: number; after?: string | undefined; filter?: ((e: E) => boolean) | undefined; maxScan?: number },
+): Promise<{ items: E[]; hasNextPage: boolean }> {
+  const maxScan = opts.maxScan ?? 5_000;
+  // Unfiltered, one read of first + 1 answers the page and hasNextPage; filtered, read in chunks.
+  const limit = opts.filter ? Math.max(100, opts.first + 1) : opts.first + 1;
+  const items: E[] = [];
+  let before = opts.after;
+  let scanned = 0;
+  while (scanned < maxScan) {
+    const chunk = await source.readEvents({ limit, before });
+    for (const e of chunk) {
+      if (opts.filter && !opts.filter(e)) continue;
+      if (items.length === opts.first) return { items, hasNextPage: true };
+      items.push(e);
+    }
+    scanned += chunk.length;
+    if (chunk.length < limit) break;
+    before = chunk[chunk.length - 1]!.id;
+  }
+  return { items, hasNextPage: false };
+}

@@ -1,0 +1,168 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * What one finished request contributes to the metrics; the usage ledger's UsageEvent has this shape
+ * (declared here so telemetry does not depend on usage).
+ */
+export interface RequestMetricsInput {
+  route: string;
+  provider: string | null;
+  model: string | null;
+  status: 'ok' | 'error';
+  errorKind: string | null;
+  tokens: { input: number; output: number; cachedInput: number; cacheWrite: number; reasoning: number };
+  costUsd: number | null;
+  latencyMs: number;
+  ttftMs: number | null;
+  cacheHit: boolean;
+  stream: boolean;
+}
+
+export type CircuitState = 'closed' | 'half_open' | 'open';
+const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, half_open: 1, open: 2 };
+
+export interface MetricsOptions {
+  /** Also export Node's process metrics (event loop lag, heap, GC); off in tests. */
+  defaultMetrics?: boolean;
+  /** Labels on every series, e.g. { instance }. */
+  defaultLabels?: Record<string, string>;
+}
+
+/** Seconds; spans a cache hit (ms) to a long reasoning call (minutes). */
+const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const TTFT_BUCKETS_S = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
+
+/**
+ * The gateway's Prometheus metrics in their own registry (never prom-client's global one, so two
+ * gateways in one process — tests — do not collide). Labels are bounded sets: route, provider, model,
+ * error kind; never a key, team or request id.
+ */
+export function createMetrics(opts: MetricsOptions = {}) {
+  const registry = new Registry();
+  if (opts.defaultLabels) registry.setDefaultLabels(opts.defaultLabels);
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const requests = new Counter({
+    name: 'switchboard_requests_total',
+    help: 'Requests by route, provider, model, status and whether streamed',
+    labelNames: ['route', 'provider', 'model', 'status', 'stream'] as const,
+    registers,
+  });
+  const errors = new Counter({
+    name: 'switchboard_errors_total',
+    help: 'Failed requests by error kind',
+    labelNames: ['route', 'provider', 'model', 'kind'] as const,
+    registers,
+  });
+  const tokens = new Counter({
+    name: 'switchboard_tokens_total',
+    help: 'Tokens by kind; input includes cached_input and cache_write, output includes reasoning',
+    labelNames: ['route', 'provider', 'model', 'kind'] as const,
+    registers,
+  });
+  const cost = new Counter({
+    name: 'switchboard_cost_usd_total',
+    help: 'Cost of priced requests in USD',
+    labelNames: ['route', 'provider', 'model'] as const,
+    registers,
+  });
+  const unpriced = new Counter({
+    name: 'switchboard_unpriced_requests_total',
+    help: 'Successful requests to a model without a price (cost unknown, not zero)',
+    labelNames: ['provider', 'model'] as const,
+    registers,
+  });
+  const latency = new Histogram({
+    name: 'switchboard_request_duration_seconds',
+    help: 'Request latency, start to last byte',
+    labelNames: ['route', 'provider', 'model', 'status'] as const,
+    buckets: LATENCY_BUCKETS_S,
+    registers,
+  });
+  const ttft = new Histogram({
+    name: 'switchboard_time_to_first_token_seconds',
+    help: 'Time to the first streamed token',
+    labelNames: ['route', 'provider', 'model'] as const,
+    buckets: TTFT_BUCKETS_S,
+    registers,
+  });
+  const cache = new Counter({
+    name: 'switchboard_cache_lookups_total',
+    help: 'Response cache lookups by result',
+    labelNames: ['route', 'result'] as const,
+    registers,
+  });
+  const circuit = new Gauge({
+    name: 'switchboard_circuit_state',
+    help: 'Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open',
+    labelNames: ['provider', 'model'] as const,
+    registers,
+  });
+  const fallbacks = new Counter({
+    name: 'switchboard_fallbacks_total',
+    help: 'Switches from one target to another, by the error kind that caused them',
+    labelNames: ['route', 'from_provider', 'to_provider', 'reason'] as const,
+    registers,
+  });
+  const dropped = new Counter({
+    name: 'switchboard_usage_events_dropped_total',
+    help: 'Usage ledger events dropped because the ledger buffer was full while the store was unreachable',
+    registers,
+  });
+  let bufferedSource: (() => number) | undefined;
+  new Gauge({
+    name: 'switchboard_usage_events_buffered',
+    help: 'Usage ledger events waiting to be written to the store',
+    registers,
+    collect() {
+      this.set(bufferedSource?.() ?? 0);
+    },
+  });
+
+  function recordRequest(e: RequestMetricsInput): void {
+    const provider = e.provider ?? 'none';
+    const model = e.model ?? 'none';
+    const route = e.route || 'none';
+    requests.inc({ route, provider, model, status: e.status, stream: String(e.stream) });
+    if (e.status === 'error') errors.inc({ route, provider, model, kind: e.errorKind ?? 'internal' });
+    const t = e.tokens;
+    for (const [kind, n] of [['input', t.input], ['output', t.output], ['cached_input', t.cachedInput], ['cache_write', t.cacheWrite], ['reasoning', t.reasoning]] as const) {
+      if (n > 0) tokens.inc({ route, provider, model, kind }, n);
+    }
+    if (e.costUsd !== null) cost.inc({ route, provider, model }, e.costUsd);
+    else if (e.status === 'ok') unpriced.inc({ provider, model });
+    latency.observe({ route, provider, model, status: e.status }, e.latencyMs / 1000);
+    if (e.ttftMs !== null) ttft.observe({ route, provider, model }, e.ttftMs / 1000);
+    if (e.cacheHit) cache.inc({ route, result: 'hit' });
+  }
+
+  return {
+    registry,
+    recordRequest,
+    recordCacheLookup: (route: string, hit: boolean) => cache.inc({ route, result: hit ? 'hit' : 'miss' }),
+    recordFallback: (route: string, fromProvider: string, toProvider: string, reason: string) =>
+      fallbacks.inc({ route, from_provider: fromProvider, to_provider: toProvider, reason }),
+    setCircuitState: (provider: string, model: string, state: CircuitState) => circuit.set({ provider, model }, CIRCUIT_VALUE[state]),
+    /** Pass as the ledger's `onDrop`. */
+    recordDroppedEvents: (count: number) => dropped.inc(count),
+    /** Reports the ledger's buffer size at scrape time. */
+    observeLedgerBuffer: (buffered: () => number) => {
+      bufferedSource = buffered;
+    },
+    /** GET /metrics: the registry in Prometheus text format. */
+    async handler(_req: IncomingMessage, res: ServerResponse): Promise<void> {
+      try {
+        const body = await registry.metrics();
+        res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
+        res.end(body);
+      } catch {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('metrics collection failed\n');
+      }
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,116 @@
+import { bucketIndex } from './latency-histogram.ts';
+import type { UsageDimension, UsageEvent } from './usage-event.ts';
+
+/** Rollup granularities and their bucket widths. */
+export const GRANULARITY_MS = { minute: 60_000, hour: 3_600_000 } as const;
+export type Granularity = keyof typeof GRANULARITY_MS;
+
+/**
+ * One combination of dimension values. Rollups are kept per combination (not per single dimension) so
+ * any filter and any grouping is an exact sum of rows; the number of combinations is what traffic
+ * actually uses (keys × routes × models served), not the product of every possible value.
+ * '' stands for "none" (no provider reached, no team).
+ */
+export type RollupDims = Record<UsageDimension, string>;
+
+/**
+ * Counters of one rollup row; every value is an integer so stores can add them with plain integer
+ * increments (Redis HINCRBY) and sums are exact. Names:
+ * requests, errors, cacheHits, unpriced, estimated, inputTokens, outputTokens, cachedInputTokens,
+ * cacheWriteTokens, reasoningTokens, costE10 (cost in units of 1e-10 USD), latencySumMs,
+ * `lat<i>` (latency histogram bucket i, see LATENCY_BUCKETS_MS), `err:<kind>` (errors by kind).
+ */
+export type RollupCounters = Record<string, number>;
+
+export interface RollupRow {
+  granularity: Granularity;
+  /** Epoch ms of the bucket's start (a multiple of the granularity). */
+  bucketStart: number;
+  dims: RollupDims;
+  counters: RollupCounters;
+}
+
+export interface LedgerBatch {
+  /** Unique per batch and unchanged when a failed batch is retried, so a sink can drop a duplicate write. */
+  id: string;
+  events: readonly UsageEvent[];
+  /** Increments for both granularities, already summed per (granularity, bucket, dims) within the batch. */
+  increments: readonly RollupRow[];
+}
+
+/**
+ * Where the ledger keeps events and rollups: the memory sink in process, the Redis store across
+ * instances. Exactly three operations, each one round trip:
+ * - `write`: append the batch's events to a bounded stream (oldest trimmed first; Redis XADD MAXLEN ~)
+ *   and add every increment to its rollup counters (Redis HINCRBY on a hash per bucket, with a TTL per
+ *   granularity). All or nothing (Redis MULTI or a script), and a batch id already applied is ignored,
+ *   so retrying after a failure never counts twice. Rejects when the store is unreachable.
+ * - `readRollups`: every row of one granularity whose bucketStart is in [from, to).
+ * - `readEvents`: recent events, newest first (serves `completions`).
+ */
+export interface LedgerSink {
+  write(batch: LedgerBatch): Promise<void>;
+  readRollups(q: { granularity: Granularity; from: number; to: number }): Promise<RollupRow[]>;
+  readEvents(q: { limit: number; before?: string | undefined }): Promise<UsageEvent[]>;
+}
+
+/** Stable key of a dims combination (field order fixed), for maps and hash fields. */
+export function dimsKey(d: RollupDims): string {
+  return JSON.stringify([d.provider, d.model, d.route, d.keyName, d.team]);
+}
+
+export function parseDimsKey(key: string): RollupDims {
+  const [provider = '', model = '', route = '', keyName = '', team = ''] = JSON.parse(key) as string[];
+  return { provider, model, route, keyName, team };
+}
+
+export function dimsOf(e: UsageEvent): RollupDims {
+  return { provider: e.provider ?? '', model: e.model ?? '', route: e.route, keyName: e.keyName ?? '', team: e.team ?? '' };
+}
+
+/** The counters one event adds. */
+export function countersOf(e: UsageEvent): RollupCounters {
+  const c: RollupCounters = {
+    requests: 1,
+    inputTokens: e.tokens.input,
+    outputTokens: e.tokens.output,
+    cachedInputTokens: e.tokens.cachedInput,
+    cacheWriteTokens: e.tokens.cacheWrite,
+    reasoningTokens: e.tokens.reasoning,
+    latencySumMs: Math.round(e.latencyMs),
+    [`lat${bucketIndex(e.latencyMs)}`]: 1,
+  };
+  if (e.status === 'error') {
+    c.errors = 1;
+    c[`err:${e.errorKind ?? 'internal'}`] = 1;
+  }
+  if (e.cacheHit) c.cacheHits = 1;
+  if (e.usageEstimated) c.estimated = 1;
+  if (e.costUsd !== null) c.costE10 = Math.round(e.costUsd * 1e10);
+  else if (e.status === 'ok') c.unpriced = 1;
+  return c;
+}
+
+export function addCounters(into: RollupCounters, from: RollupCounters): RollupCounters {
+  for (const k in from) into[k] = (into[k] ?? 0) + from[k]!;
+  return into;
+}
+
+/** A batch's rollup increments: per granularity, bucket and dims, summed across the batch's events. */
+export function incrementsOf(events: readonly UsageEvent[]): RollupRow[] {
+  const rows = new Map<string, RollupRow>();
+  for (const e of events) {
+    const dims = dimsOf(e);
+    const dk = dimsKey(dims);
+    const counters = countersOf(e);
+    for (const granularity of ['minute', 'hour'] as const) {
+      const width = GRANULARITY_MS[granularity];
+      const bucketStart = Math.floor(e.time / width) * width;
+      const key = `${granularity}:${bucketStart}:${dk}`;
+      let row = rows.get(key);
+      if (!row) rows.set(key, (row = { granularity, bucketStart, dims, counters: {} }));
+      addCounters(row.counters, counters);
+    }
+  }
+  return [...rows.values()];
+}

@@ -1,0 +1,65 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger, logRequest } from '../../src/telemetry/logger.ts';
+import { makeEvent } from '../usage/usage-events.ts';
+
+const PROVIDER_KEY = 'sk-proj-9f8e7d6c5b4a39281706f5e4';
+const CLIENT_KEY = 'sbk_live_0123456789abcdef0123';
+
+function capture(secrets?: string[]) {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(...String(chunk).split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  return { log: createLogger({ level: 'debug', destination, secrets }), lines };
+}
+
+describe('logger redaction', () => {
+  it('never writes an Authorization header or an apiKey field, at any usual depth', () => {
+    const { log, lines } = capture();
+    log.info({ headers: { authorization: `Bearer ${CLIENT_KEY}`, 'x-api-key': PROVIDER_KEY } }, 'a');
+    log.info({ req: { headers: { authorization: `Bearer ${CLIENT_KEY}`, 'x-goog-api-key': PROVIDER_KEY, cookie: `s=${CLIENT_KEY}` } } }, 'b');
+    log.info({ ctx: { req: { headers: { authorization: `Bearer ${CLIENT_KEY}` } } } }, 'c');
+    log.info({ apiKey: PROVIDER_KEY, provider: { apiKey: PROVIDER_KEY }, deep: { provider: { apiKey: PROVIDER_KEY } } }, 'd');
+    log.info({ providers: [{ id: 'p', apiKey: PROVIDER_KEY }], keys: [{ key: CLIENT_KEY, name: 'web' }] }, 'e');
+    log.info({ config: { providers: [{ id: 'p', apiKey: PROVIDER_KEY }], keys: [{ key: CLIENT_KEY }] } }, 'f');
+    expect(lines).toHaveLength(6);
+    for (const line of lines) {
+      expect(line).not.toContain(PROVIDER_KEY);
+      expect(line).not.toContain(CLIENT_KEY);
+    }
+    expect(JSON.parse(lines[0]!).headers.authorization).toBe('[redacted]');
+    expect(JSON.parse(lines[4]!).keys[0]).toEqual({ key: '[redacted]', name: 'web' });
+  });
+
+  it('masks known secret values wherever they appear, even in messages and unnamed fields', () => {
+    const { log, lines } = capture([PROVIDER_KEY, CLIENT_KEY]);
+    log.error({ err: new Error(`upstream said: invalid key ${PROVIDER_KEY}`), note: `"${CLIENT_KEY}"` }, `failed with ${CLIENT_KEY}`);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain(PROVIDER_KEY);
+    expect(lines[0]).not.toContain(CLIENT_KEY);
+    expect(JSON.parse(lines[0]!).msg).toBe('failed with [redacted]');
+  });
+});
+
+describe('request log line', () => {
+  it('one line per request with the ledger fields; the key appears only by name', () => {
+    const { log, lines } = capture([CLIENT_KEY]);
+    const event = { ...makeEvent({ id: 'cmpl_7', keyName: 'web', latencyMs: 88.5, ttftMs: 12 }), apiKey: CLIENT_KEY } as ReturnType<typeof makeEvent>;
+    logRequest(log, event);
+    logRequest(log, makeEvent({ id: 'cmpl_8', status: 'error', errorKind: 'timeout', costUsd: null }));
+    expect(lines).toHaveLength(2);
+    const ok = JSON.parse(lines[0]!);
+    expect(ok).toMatchObject({
+      level: 30, msg: 'request', requestId: 'cmpl_7', keyName: 'web', team: 'frontend', route: 'default', routeVersion: 1,
+      provider: 'sim-openai', model: 'gpt-4o-mini', attempts: 1, tokens: { input: 10, output: 5, cachedInput: 0, cacheWrite: 0, reasoning: 0 },
+      costUsd: 0.000005, priceSource: 'config', usageEstimated: false, latencyMs: 88.5, ttftMs: 12, cacheHit: false, stream: false, status: 'ok', errorKind: null,
+    });
+    expect(lines[0]).not.toContain(CLIENT_KEY);
+    expect(ok.apiKey).toBeUndefined();
+    expect(JSON.parse(lines[1]!)).toMatchObject({ level: 40, msg: 'request failed', errorKind: 'timeout', costUsd: null });
+  });
+});

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { createTelemetry } from '../../src/telemetry/otel-sdk.ts';
+import { telemetryConfigFromEnv } from '../../src/telemetry/telemetry-config.ts';
+
+describe('telemetry from the OTEL_* environment', () => {
+  it('is off when no endpoint is set', () => {
+    expect(telemetryConfigFromEnv({})).toMatchObject({ enabled: false, serviceName: 'switchboard', recordContent: false });
+  });
+
+  it('is on with an OTLP endpoint (general or traces-only)', () => {
+    expect(telemetryConfigFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' })).toMatchObject({ enabled: true });
+    expect(telemetryConfigFromEnv({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces', OTEL_SERVICE_NAME: 'gw' })).toMatchObject({ enabled: true, serviceName: 'gw' });
+  });
+
+  it('honours OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER=none and the GenAI content switch', () => {
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' };
+    expect(telemetryConfigFromEnv({ ...endpoint, OTEL_SDK_DISABLED: 'true' }).enabled).toBe(false);
+    expect(telemetryConfigFromEnv({ ...endpoint, OTEL_TRACES_EXPORTER: 'none' }).enabled).toBe(false);
+    expect(telemetryConfigFromEnv({ ...endpoint, OTEL_TRACES_EXPORTER: 'zipkin' }).enabled).toBe(false);
+    expect(telemetryConfigFromEnv({ ...endpoint, OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'TRUE' }).recordContent).toBe(true);
+  });
+
+  it('createTelemetry stays off (no-op tracer) without an endpoint', async () => {
+    const t = await createTelemetry({});
+    expect(t.enabled).toBe(false);
+    expect(t.tracer.startSpan('x').spanContext().traceId).toBe('00000000000000000000000000000000');
+    await t.shutdown();
+  });
+
+  it('asked for but without the SDK packages installed, stays off and says why', async () => {
+    const t = await createTelemetry({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1' });
+    try {
+      // Once @opentelemetry/sdk-node & co. are installed this starts the real SDK instead.
+      if (!t.enabled) expect(t.reason).toMatch(/not installed/);
+      else expect(t.tracer).toBeDefined();
+    } finally {
+      await t.shutdown();
+    }
+  });
+});
