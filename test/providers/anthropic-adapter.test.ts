@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { collectStream, GatewayError, type ChatRequest, type StreamPart } from '../../src/core/index.ts';
+import { collectStream, type ChatRequest, type StreamPart } from '../../src/core/index.ts';
 import { createAnthropicAdapter } from '../../src/providers/anthropic/index.ts';
 import { finishReasonOf } from '../../src/providers/anthropic/response.ts';
 import type { AdapterConfig, CallOptions, ProviderAdapter } from '../../src/providers/spec.ts';
 import { startReplayServer, type Replay, type ReplayServer } from '../helpers/replay-server.ts';
+import { drain, errorOf, rejection, terminal } from '../helpers/stream-contract.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/anthropic/${name}`, import.meta.url), 'utf8');
 /** One write per SSE event, so the parser sees the real event boundaries. */
@@ -42,35 +43,6 @@ async function setup(
   const adapter = createAnthropicAdapter({ id: 'anthropic-test', baseUrl: server.url, apiKey: KEY, timeouts: TIMEOUTS, ...config });
   cleanup.push(() => adapter.close(), () => server.close());
   return { server, adapter };
-}
-
-async function drain(parts: AsyncIterable<StreamPart>): Promise<StreamPart[]> {
-  const out: StreamPart[] = [];
-  for await (const p of parts) out.push(p);
-  return out;
-}
-
-/** The stream contract: one start first (unless it failed before headers), exactly one terminal part, last. */
-function terminal(parts: StreamPart[]): StreamPart {
-  const terminals = parts.filter((p) => p.type === 'finish' || p.type === 'error');
-  expect(terminals).toHaveLength(1);
-  expect(parts.at(-1)).toBe(terminals[0]);
-  return terminals[0]!;
-}
-
-function streamError(parts: StreamPart[]): GatewayError {
-  const t = terminal(parts);
-  if (t.type !== 'error') throw new Error(`expected an error part, got ${JSON.stringify(t)}`);
-  return t.error;
-}
-
-async function rejection(p: Promise<unknown>): Promise<GatewayError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(GatewayError);
-  return err as GatewayError;
 }
 
 describe('anthropic adapter: replies', () => {
@@ -218,7 +190,7 @@ describe('anthropic adapter: replies', () => {
 describe('anthropic adapter: errors', () => {
   it('429 → rate_limited with retryAfterMs from retry-after, for generate and stream', async () => {
     const { adapter } = await setup(() => json('error-429.json', 429, { 'retry-after': '7' }));
-    for (const err of [await rejection(adapter.generate(HELLO, OPTS)), streamError(await drain(adapter.stream(HELLO, OPTS)))]) {
+    for (const err of [await rejection(adapter.generate(HELLO, OPTS)), errorOf(await drain(adapter.stream(HELLO, OPTS)))]) {
       expect(err).toMatchObject({ kind: 'rate_limited', retryAfterMs: 7000, retryable: true, status: 429, provider: 'anthropic-test' });
       expect(err.providerCode).toBe('rate_limit_error');
     }
@@ -234,7 +206,7 @@ describe('anthropic adapter: errors', () => {
     const { adapter } = await setup(() => json('error-529.json', 529));
     const parts = await drain(adapter.stream(HELLO, OPTS));
     expect(parts).toHaveLength(1);
-    expect(streamError(parts)).toMatchObject({ kind: 'overloaded', status: 529, providerCode: 'overloaded_error' });
+    expect(errorOf(parts)).toMatchObject({ kind: 'overloaded', status: 529, providerCode: 'overloaded_error' });
   });
 
   it.each([
@@ -270,7 +242,7 @@ describe('anthropic adapter: errors', () => {
     const { adapter } = await setup(() => stream('error-midstream.sse'));
     const parts = await drain(adapter.stream(HELLO, OPTS));
     expect(parts.map((p) => p.type)).toEqual(['start', 'text-delta', 'text-delta', 'error']);
-    expect(streamError(parts)).toMatchObject({ kind: 'overloaded', providerCode: 'overloaded_error', partialText: 'Hello! I' });
+    expect(errorOf(parts)).toMatchObject({ kind: 'overloaded', providerCode: 'overloaded_error', partialText: 'Hello! I' });
     expect(await rejection(collectStream(adapter.stream(HELLO, OPTS)))).toMatchObject({ kind: 'overloaded' });
   });
 
@@ -281,14 +253,14 @@ describe('anthropic adapter: errors', () => {
   ])('mid-stream %s → %s', async (type, kind) => {
     const head = events('text.sse').slice(0, 2);
     const { adapter } = await setup(() => ({ headers: { 'content-type': 'text/event-stream' }, chunks: [...head, `event: error\ndata: {"type":"error","error":{"type":"${type}","message":"x"}}\n\n`] }));
-    expect(streamError(await drain(adapter.stream(HELLO, OPTS)))).toMatchObject({ kind, providerCode: type });
+    expect(errorOf(await drain(adapter.stream(HELLO, OPTS)))).toMatchObject({ kind, providerCode: type });
   });
 
   it('a stream that ends without message_stop is invalid_response, never a finish', async () => {
     const { adapter } = await setup(() => stream('truncated.sse'));
     const parts = await drain(adapter.stream(HELLO, OPTS));
     expect(parts[0]!.type).toBe('start');
-    expect(streamError(parts)).toMatchObject({ kind: 'invalid_response', partialText: expect.stringContaining('Hello! I') });
+    expect(errorOf(parts)).toMatchObject({ kind: 'invalid_response', partialText: expect.stringContaining('Hello! I') });
   });
 
   it.each([
@@ -299,7 +271,7 @@ describe('anthropic adapter: errors', () => {
     const chunks = events('text.sse');
     chunks.splice(3, 0, bad);
     const { adapter } = await setup(() => ({ headers: { 'content-type': 'text/event-stream' }, chunks }));
-    expect(streamError(await drain(adapter.stream(HELLO, OPTS))).kind).toBe('invalid_response');
+    expect(errorOf(await drain(adapter.stream(HELLO, OPTS))).kind).toBe('invalid_response');
   });
 
   it('generate rejects a body that is not JSON or not a message with invalid_response', async () => {
@@ -312,7 +284,7 @@ describe('anthropic adapter: errors', () => {
     const { adapter } = await setup(() => ({ headers: { 'content-type': 'text/event-stream' }, chunks: events('text.sse').slice(0, 4), destroy: true }));
     const parts = await drain(adapter.stream(HELLO, OPTS));
     expect(parts[0]!.type).toBe('start');
-    expect(streamError(parts).kind).toBe('invalid_response');
+    expect(errorOf(parts).kind).toBe('invalid_response');
   });
 
   it('first-byte timeout → timeout', async () => {
@@ -320,7 +292,7 @@ describe('anthropic adapter: errors', () => {
     expect((await rejection(adapter.generate(HELLO, OPTS))).kind).toBe('timeout');
     const parts = await drain(adapter.stream(HELLO, OPTS));
     expect(parts).toHaveLength(1);
-    expect(streamError(parts).kind).toBe('timeout');
+    expect(errorOf(parts).kind).toBe('timeout');
   });
 });
 
@@ -360,7 +332,7 @@ describe('anthropic adapter: cancellation', () => {
     expect((await rejection(adapter.generate(HELLO, { ...OPTS, signal }))).kind).toBe('cancelled');
     const parts = await drain(adapter.stream(HELLO, { ...OPTS, signal }));
     expect(parts).toHaveLength(1);
-    expect(streamError(parts).kind).toBe('cancelled');
+    expect(errorOf(parts).kind).toBe('cancelled');
   });
 });
 
@@ -488,7 +460,7 @@ describe('anthropic adapter: request mapping', () => {
     expect(err.message).toContain(feature);
     const parts = await drain(adapter.stream(req, opts));
     expect(parts).toHaveLength(1);
-    expect(streamError(parts)).toMatchObject({ kind: 'unsupported_feature', param: feature });
+    expect(errorOf(parts)).toMatchObject({ kind: 'unsupported_feature', param: feature });
     expect(server.requests).toHaveLength(0);
   });
 

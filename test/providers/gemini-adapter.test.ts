@@ -9,12 +9,13 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { collectStream, GatewayError, type ChatRequest, type StreamPart } from '../../src/core/index.ts';
+import { collectStream, type ChatRequest, type StreamPart } from '../../src/core/index.ts';
 import type { CallOptions, ProviderAdapter } from '../../src/providers/spec.ts';
 import { createGeminiAdapter } from '../../src/providers/gemini/index.ts';
 import { mapFinishReason } from '../../src/providers/gemini/response.ts';
 import { toGeminiRequest } from '../../src/providers/gemini/request.ts';
 import { startReplayServer, type Replay, type ReplayServer } from '../helpers/replay-server.ts';
+import { drain, errorOf, rejection, terminal } from '../helpers/stream-contract.ts';
 
 const fx = (name: string): string => readFileSync(new URL(`../fixtures/gemini/${name}`, import.meta.url), 'utf8');
 /** One write per SSE event, so the parser sees real chunk boundaries. */
@@ -56,37 +57,6 @@ afterAll(async () => {
 beforeEach(() => {
   server.requests.length = 0;
 });
-
-async function drain(parts: AsyncIterable<StreamPart>): Promise<StreamPart[]> {
-  const out: StreamPart[] = [];
-  for await (const p of parts) out.push(p);
-  return out;
-}
-
-/** The stream contract: exactly one terminal part, and it is the last. */
-function terminal(parts: StreamPart[]): Extract<StreamPart, { type: 'finish' | 'error' }> {
-  const terminals = parts.filter((p) => p.type === 'finish' || p.type === 'error');
-  expect(terminals).toHaveLength(1);
-  const last = parts.at(-1)!;
-  expect(last.type === 'finish' || last.type === 'error').toBe(true);
-  return last as Extract<StreamPart, { type: 'finish' | 'error' }>;
-}
-
-function errorOf(parts: StreamPart[]): GatewayError {
-  const t = terminal(parts);
-  if (t.type !== 'error') throw new Error(`expected an error part, got ${JSON.stringify(t)}`);
-  return t.error;
-}
-
-async function rejection(p: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(GatewayError);
-    return e as GatewayError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('gemini adapter: replies', () => {
   it('maps a non-streamed text reply with thinking usage', async () => {

@@ -19,7 +19,6 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   collectStream,
-  GatewayError,
   type Capability,
   type ChatRequest,
   type StreamPart,
@@ -27,6 +26,7 @@ import {
 import { createOllamaAdapter } from '../../src/providers/ollama/index.ts';
 import type { AdapterConfig, CallOptions, ProviderAdapter } from '../../src/providers/spec.ts';
 import { startReplayServer, type RecordedRequest, type Replay, type ReplayServer } from '../helpers/replay-server.ts';
+import { drain, errorOf, rejection, terminal } from '../helpers/stream-contract.ts';
 
 const FIXTURES = new URL('../fixtures/ollama/', import.meta.url);
 const fixture = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
@@ -72,38 +72,6 @@ function chat(extra: Partial<ChatRequest> = {}): ChatRequest {
 }
 function opts(extra: Partial<CallOptions> = {}): CallOptions {
   return { model: 'llama3.2', capabilities: ALL_CAPS, ...extra };
-}
-
-async function drain(stream: AsyncIterable<StreamPart>): Promise<StreamPart[]> {
-  const out: StreamPart[] = [];
-  for await (const p of stream) out.push(p);
-  return out;
-}
-
-/** The stream contract: at most one start (first), exactly one terminal part, and it is the last. */
-function expectWellFormed(parts: StreamPart[]): void {
-  const terminals = parts.filter((p) => p.type === 'finish' || p.type === 'error');
-  expect(terminals).toHaveLength(1);
-  expect(parts.at(-1)).toBe(terminals[0]);
-  expect(parts.filter((p) => p.type === 'start').length).toBeLessThanOrEqual(1);
-  if (parts.length > 1) expect(parts[0]?.type).toBe('start');
-}
-
-function errorOf(parts: StreamPart[]): GatewayError {
-  expectWellFormed(parts);
-  const last = parts.at(-1);
-  if (last?.type !== 'error') throw new Error(`expected an error part, got ${JSON.stringify(last)}`);
-  return last.error;
-}
-
-async function rejection(p: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(GatewayError);
-    return e as GatewayError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('ollama adapter: replies', () => {
@@ -155,7 +123,7 @@ describe('ollama adapter: replies', () => {
     const pieces = body.match(/[\s\S]{1,7}/g) ?? [];
     const { adapter } = await setup(() => ({ headers: { 'content-type': 'application/x-ndjson' }, chunks: pieces }));
     const parts = await drain(adapter.stream(chat(), opts({ model: 'qwen3' })));
-    expectWellFormed(parts);
+    terminal(parts);
     expect(parts.filter((p) => p.type === 'reasoning-delta')).toEqual([
       { type: 'reasoning-delta', text: 'Two cities; ' },
       { type: 'reasoning-delta', text: 'call the tool twice.' },

@@ -11,11 +11,12 @@ import { readFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { collectStream, GatewayError, type ChatRequest, type StreamPart } from '../../src/core/index.ts';
+import { collectStream, type ChatRequest, type StreamPart } from '../../src/core/index.ts';
 import type { AdapterConfig, CallOptions, ProviderAdapter } from '../../src/providers/spec.ts';
 import { createOpenAIAdapter, createOpenAICompatibleAdapter } from '../../src/providers/openai/index.ts';
 import { OPENAI_PRESETS } from '../../src/providers/openai/presets.ts';
 import { startReplayServer, type Replay, type ReplayServer } from '../helpers/replay-server.ts';
+import { drain, errorOf, rejection, terminal } from '../helpers/stream-contract.ts';
 
 const FIXTURES = new URL('../fixtures/openai/', import.meta.url);
 const load = (name: string) => readFileSync(new URL(name, FIXTURES), 'utf8');
@@ -39,36 +40,6 @@ const call = (extra: Partial<CallOptions> = {}): CallOptions => ({
   capabilities: ['tools', 'json_schema', 'vision', 'streaming', 'embeddings'],
   ...extra,
 });
-
-async function parts(iter: AsyncIterable<StreamPart>): Promise<StreamPart[]> {
-  const out: StreamPart[] = [];
-  for await (const p of iter) out.push(p);
-  return out;
-}
-
-/** The stream contract: exactly one terminal part, and it is the last. */
-function terminal(ps: StreamPart[]): Extract<StreamPart, { type: 'finish' | 'error' }> {
-  const terminals = ps.filter((p) => p.type === 'finish' || p.type === 'error');
-  expect(terminals).toHaveLength(1);
-  expect(ps.at(-1)).toBe(terminals[0]);
-  return terminals[0] as Extract<StreamPart, { type: 'finish' | 'error' }>;
-}
-
-function errorOf(ps: StreamPart[]): GatewayError {
-  const t = terminal(ps);
-  if (t.type !== 'error') throw new Error(`expected an error part, got ${JSON.stringify(t)}`);
-  return t.error;
-}
-
-async function rejection(p: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(GatewayError);
-    return e as GatewayError;
-  }
-  throw new Error('expected a rejection');
-}
 
 let server: ReplayServer;
 let reply: (req: { url: string }) => Replay = () => ({ status: 500 });
@@ -156,7 +127,7 @@ describe('non-streamed replies', () => {
 describe('streamed replies', () => {
   it('streams text: start, deltas, one finish with exact usage', async () => {
     reply = () => sseReply('stream-recorded.sse', { headers: { ...SSE, 'x-request-id': 'req_s1' } });
-    const ps = await parts(adapter().stream(hello, call()));
+    const ps = await drain(adapter().stream(hello, call()));
     expect(ps[0]).toEqual({ type: 'start', providerRequestId: 'req_s1' });
     expect(ps.filter((p) => p.type === 'text-delta').map((p) => (p as { text: string }).text)).toEqual(['San', ' Francisco']);
     expect(terminal(ps)).toEqual({
@@ -172,7 +143,7 @@ describe('streamed replies', () => {
 
   it('streams a tool call whose arguments arrive in fragments, in order and by index', async () => {
     reply = () => sseReply('tool-call.sse');
-    const ps = await parts(adapter().stream(hello, call()));
+    const ps = await drain(adapter().stream(hello, call()));
     const deltas = ps.filter((p) => p.type === 'tool-call-delta');
     expect(deltas[0]).toEqual({ type: 'tool-call-delta', index: 0, id: 'call_O17Uplv4lJvD6DVdIvFFeRMw', name: 'test-tool', argumentsDelta: '' });
     expect(deltas.slice(1)).toEqual(
@@ -201,7 +172,7 @@ describe('streamed replies', () => {
         .map((e) => `data: ${JSON.stringify(e.data)}\n\n`)
         .concat('data: [DONE]\n\n'),
     });
-    const ps = await parts(adapter().stream(hello, call()));
+    const ps = await drain(adapter().stream(hello, call()));
     expect(ps.filter((p) => p.type === 'tool-call-delta').map((p) => (p as { index: number }).index)).toEqual([0, 1]);
   });
 
@@ -222,21 +193,21 @@ describe('streamed replies', () => {
 
   it('ends with a single error part for an error status before the body', async () => {
     reply = () => jsonReply('error-rate-limit.json', 429, { 'retry-after': '3' });
-    const ps = await parts(adapter().stream(hello, call()));
+    const ps = await drain(adapter().stream(hello, call()));
     expect(ps).toHaveLength(1);
     expect(errorOf(ps)).toMatchObject({ kind: 'rate_limited', retryAfterMs: 3000, status: 429, provider: 'oai' });
   });
 
   it('turns a mid-stream error event into an error part, after the text already sent', async () => {
     reply = () => sseReply('mid-stream-error.sse');
-    const ps = await parts(adapter().stream(hello, call()));
+    const ps = await drain(adapter().stream(hello, call()));
     expect(ps.map((p) => p.type)).toEqual(['start', 'text-delta', 'error']);
     expect(errorOf(ps)).toMatchObject({ kind: 'unavailable', providerCode: 'server_error', provider: 'oai', retryable: true });
   });
 
   it('treats a stream that closes without [DONE] as invalid_response, even after a finish_reason', async () => {
     reply = () => sseReply('truncated.sse');
-    const ps = await parts(adapter().stream(hello, call()));
+    const ps = await drain(adapter().stream(hello, call()));
     expect(ps.some((p) => p.type === 'finish')).toBe(false);
     expect(errorOf(ps).kind).toBe('invalid_response');
     reply = () => sseReply('truncated.sse');
@@ -246,17 +217,17 @@ describe('streamed replies', () => {
 
   it('reports a chunk that is not JSON, or not a chunk, as invalid_response', async () => {
     reply = () => sseReply('malformed.sse');
-    let ps = await parts(adapter().stream(hello, call()));
+    let ps = await drain(adapter().stream(hello, call()));
     expect(ps.map((p) => p.type)).toEqual(['start', 'text-delta', 'error']);
     expect(errorOf(ps).kind).toBe('invalid_response');
     reply = () => ({ headers: SSE, chunks: ['data: {"id":"x","choices":{"0":1}}\n\n', 'data: [DONE]\n\n'] });
-    ps = await parts(adapter().stream(hello, call()));
+    ps = await drain(adapter().stream(hello, call()));
     expect(errorOf(ps).kind).toBe('invalid_response');
   });
 
   it('reports a socket reset mid-body as an error part', async () => {
     reply = () => ({ headers: SSE, chunks: sseChunks('stream-recorded.sse').slice(0, 2), destroy: true });
-    const ps = await parts(adapter().stream(hello, call()));
+    const ps = await drain(adapter().stream(hello, call()));
     expect(ps[0]?.type).toBe('start');
     expect(errorOf(ps).kind).toBe('invalid_response');
   });
@@ -316,7 +287,7 @@ describe('timeouts and cancellation', () => {
     reply = () => ({ hang: true });
     const a = adapter();
     expect((await rejection(a.generate(hello, call({ timeouts: { firstByteMs: 150 } })))).kind).toBe('timeout');
-    const ps = await parts(a.stream(hello, call({ timeouts: { firstByteMs: 150 } })));
+    const ps = await drain(a.stream(hello, call({ timeouts: { firstByteMs: 150 } })));
     expect(ps).toHaveLength(1);
     expect(errorOf(ps).kind).toBe('timeout');
   });
@@ -357,7 +328,7 @@ describe('timeouts and cancellation', () => {
     const a = adapter();
     const signal = AbortSignal.abort();
     expect((await rejection(a.generate(hello, call({ signal })))).kind).toBe('cancelled');
-    const ps = await parts(a.stream(hello, call({ signal })));
+    const ps = await drain(a.stream(hello, call({ signal })));
     expect(ps).toHaveLength(1);
     expect(errorOf(ps).kind).toBe('cancelled');
   });
@@ -463,7 +434,7 @@ describe('request mapping', () => {
     const withTools: ChatRequest = { ...hello, tools: [{ name: 't', parameters: {} }] };
     const err = await rejection(a.generate(withTools, call({ capabilities: [] })));
     expect(err).toMatchObject({ kind: 'unsupported_feature', param: 'tools' });
-    const ps = await parts(a.stream(withTools, call({ capabilities: [] })));
+    const ps = await drain(a.stream(withTools, call({ capabilities: [] })));
     expect(ps).toHaveLength(1);
     expect(errorOf(ps)).toMatchObject({ kind: 'unsupported_feature', param: 'tools' });
     // More stop sequences than the API takes cannot be expressed.
@@ -488,7 +459,7 @@ describe('presets', () => {
 
     const b = adapter({ baseUrl: server.url, options: { preset: 'azure', apiVersion: '2025-01-01-preview', maxTokensField: 'max_completion_tokens' } });
     reply = () => sseReply('chat-text.sse');
-    await parts(b.stream({ ...hello, maxOutputTokens: 100 }, call({ model: 'gpt-4o-mini' })));
+    await drain(b.stream({ ...hello, maxOutputTokens: 100 }, call({ model: 'gpt-4o-mini' })));
     req = lastRequest();
     expect(req.url).toBe('/openai/deployments/gpt-4o-mini/chat/completions?api-version=2025-01-01-preview');
     expect(req.json).toMatchObject({ max_completion_tokens: 100, stream: true, stream_options: { include_usage: true } });
@@ -512,7 +483,7 @@ describe('presets', () => {
   it('mistral: random_seed, no stream_options, and its own providerOptions entry', async () => {
     reply = () => sseReply('chat-text.sse');
     const a = adapter({}, createOpenAICompatibleAdapter('mistral'));
-    const ps = await parts(
+    const ps = await drain(
       a.stream({ ...hello, seed: 7, maxOutputTokens: 10, providerOptions: { openai: { user: 'u' }, mistral: { safe_prompt: true } } }, call({ model: 'mistral-small-latest' })),
     );
     expect(terminal(ps).type).toBe('finish');
@@ -550,7 +521,7 @@ describe('presets', () => {
         'data: [DONE]\n\n',
       ],
     });
-    const ps = await parts(adapter({ options: { preset: 'groq' } }).stream(hello, call({ model: 'llama' })));
+    const ps = await drain(adapter({ options: { preset: 'groq' } }).stream(hello, call({ model: 'llama' })));
     expect(terminal(ps)).toMatchObject({ type: 'finish', usage: { inputTokens: 20, outputTokens: 3 } });
   });
 
