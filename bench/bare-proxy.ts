@@ -1,0 +1,82 @@
+/**
+ * The floor: the least a Node reverse proxy can do. A node:http server that forwards each request's bytes to
+ * one upstream over an undici keep-alive Pool and streams the response bytes back — no parsing, no routing,
+ * no logic. Whatever the gateway adds on top of this is the gateway's own cost.
+ *
+ *   node bench/bare-proxy.ts --upstream http://127.0.0.1:PORT [--port 0] [--connections 1100]
+ *
+ * Prints `{"port":N}` on stdout when ready.
+ */
+import { createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { Pool } from 'undici';
+
+const { values } = parseArgs({
+  options: {
+    upstream: { type: 'string' },
+    port: { type: 'string', default: '0' },
+    connections: { type: 'string', default: '1100' },
+  },
+});
+if (!values.upstream) {
+  process.stderr.write('--upstream is required\n');
+  process.exit(2);
+}
+
+const pool = new Pool(values.upstream, {
+  connections: Number(values.connections),
+  pipelining: 1,
+  keepAliveTimeout: 60_000,
+  keepAliveMaxTimeout: 600_000,
+  headersTimeout: 0,
+  bodyTimeout: 0,
+});
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) are the connection's, not the message's; undici refuses some of them.
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'expect']);
+
+function forwardable(h: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const k in h) {
+    const v = h[k];
+    if (v !== undefined && !HOP.has(k)) out[k] = v;
+  }
+  return out;
+}
+
+const server = createServer({ keepAlive: true, keepAliveTimeout: 120_000, noDelay: true, requestTimeout: 0, headersTimeout: 0 }, (req, res) => {
+  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  pool
+    .stream(
+      {
+        path: req.url ?? '/',
+        method: (req.method ?? 'GET') as 'GET',
+        headers: forwardable(req.headers),
+        body: hasBody ? req : null,
+      },
+      ({ statusCode, headers }) => {
+        const out: OutgoingHttpHeaders = {};
+        for (const k in headers) if (!HOP.has(k)) out[k] = headers[k];
+        res.writeHead(statusCode, out);
+        res.flushHeaders();
+        return res;
+      },
+    )
+    .catch((err: Error) => {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: err.message } }));
+      else res.destroy();
+    });
+});
+server.maxRequestsPerSocket = 0;
+server.listen(Number(values.port), '127.0.0.1', () => {
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
+});
+const stop = () => {
+  server.close();
+  server.closeAllConnections();
+  void pool.destroy().finally(() => process.exit(0));
+  setTimeout(() => process.exit(0), 1_000).unref();
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
