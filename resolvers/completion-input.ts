@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { formatPath } from '../src/config/index.ts';
 import { ChatRequestSchema, type ToolChoice } from '../src/core/index.ts';
-import type { GatewayRequest } from '../src/gateway/completion.ts';
+import { CacheDirectiveSchema, type CacheDirective, type StoreRequest } from '../src/gateway/handlers.ts';
 import { RequestConstraintsSchema } from '../src/gateway/request-constraints.ts';
 import type { GraphQLContext } from './context.ts';
 import { badUserInput } from './errors.ts';
@@ -45,9 +45,11 @@ export interface CompletionInputArgs {
   denyProviders?: string[] | null;
   metadata?: unknown;
   providerOptions?: unknown;
+  cache?: { mode?: CacheDirective['mode'] | null; ttlSeconds?: number | null } | null;
+  idempotencyKey?: string | null;
 }
 
-const FIELD_ORDER = ['route', 'model', 'messages', 'tools', 'toolChoice', 'responseFormat', 'maxTokens', 'temperature', 'topP', 'stop', 'seed', 'task', 'quality', 'latencyBudgetMs', 'costCeilingUsd', 'allowProviders', 'denyProviders', 'metadata', 'providerOptions'];
+const FIELD_ORDER = ['route', 'model', 'messages', 'tools', 'toolChoice', 'responseFormat', 'maxTokens', 'temperature', 'topP', 'stop', 'seed', 'task', 'quality', 'latencyBudgetMs', 'costCeilingUsd', 'allowProviders', 'denyProviders', 'metadata', 'providerOptions', 'cache', 'idempotencyKey'];
 
 const nn = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
 
@@ -120,7 +122,7 @@ function issueMessage(issue: z.core.$ZodIssue, layouts: readonly Layout[], input
  * become one BAD_USER_INPUT error whose message names each field (`input.messages[1].toolCallId: required
  * for TOOL messages`) and whose `param` is the first of them.
  */
-export function toGatewayRequest(input: CompletionInputArgs, ctx: Pick<GraphQLContext, 'principal' | 'signal' | 'requestId'>): GatewayRequest {
+export function toGatewayRequest(input: CompletionInputArgs, ctx: Pick<GraphQLContext, 'principal' | 'signal' | 'requestId'>): StoreRequest {
   const problems: Array<[string, string]> = [];
   const layouts: Layout[] = [];
   const messages = input.messages.map((m, i) => {
@@ -182,6 +184,13 @@ export function toGatewayRequest(input: CompletionInputArgs, ctx: Pick<GraphQLCo
       problems.push([formatPath(['input', names[String(head)] ?? String(head), ...rest]), issue.message.replace(/^Invalid input: /, '')]);
     }
   }
+  let cache: CacheDirective | undefined;
+  if (input.cache) {
+    const parsedCache = CacheDirectiveSchema.safeParse(compact({ mode: nn(input.cache.mode), ttlSeconds: nn(input.cache.ttlSeconds) }));
+    if (parsedCache.success) cache = parsedCache.data;
+    else for (const issue of parsedCache.error.issues) problems.push([formatPath(['input', 'cache', ...issue.path]), issue.message.replace(/^Invalid input: /, '')]);
+  }
+  const idempotencyKey = nn(input.idempotencyKey);
   const task = nn(input.task);
   if (task !== undefined && task.trim() === '') problems.push(['input.task', 'must not be empty']);
   if (problems.length > 0 || !parsed.success || !constraints.success) {
@@ -203,5 +212,9 @@ export function toGatewayRequest(input: CompletionInputArgs, ctx: Pick<GraphQLCo
     requestId: ctx.requestId,
     ...(task !== undefined && { task }),
     ...(Object.keys(constraints.data).length > 0 && { constraints: constraints.data }),
+    ...(cache && { cache }),
+    ...(idempotencyKey !== undefined && { idempotencyKey }),
+    // Filled in by the store features (cache status, rate limits); resolvers do not read it yet.
+    meta: {},
   };
 }

@@ -1,4 +1,7 @@
+import { usageOf } from '../src/app-observability.ts';
 import type { Completion } from '../src/gateway/completion.ts';
+import { pageLedgerEvents } from '../src/usage/completion-log.ts';
+import type { UsageEvent } from '../src/usage/usage-event.ts';
 import type { AttemptRecord } from '../src/router/executor.ts';
 import { graphqlCodeOf } from '../src/core/index.ts';
 import { toGatewayRequest, type CompletionInputArgs } from './completion-input.ts';
@@ -7,6 +10,42 @@ import { badUserInput } from './errors.ts';
 import { targetFields } from './provider.ts';
 
 const MAX_PAGE = 100;
+
+type PricedLike = Completion & { priceSource?: 'config' | 'builtin' | 'none'; priceVersion?: string | null };
+
+/**
+ * A completion another instance served, as the ledger knows it. The ledger never holds prompts or
+ * outputs, so its message is empty; usage, cost, timing and the trace id are exact.
+ */
+function fromLedger(e: UsageEvent): PricedLike {
+  return {
+    id: e.id,
+    route: e.route,
+    routeVersion: e.routeVersion,
+    provider: e.provider ?? '',
+    model: e.model ?? '',
+    upstreamModel: e.model ?? '',
+    message: { role: 'assistant', content: null, toolCalls: [] },
+    finishReason: e.finishReason ?? 'stop',
+    usage: {
+      inputTokens: e.tokens.input,
+      outputTokens: e.tokens.output,
+      cachedInputTokens: e.tokens.cachedInput,
+      cacheWriteTokens: e.tokens.cacheWrite,
+      reasoningTokens: e.tokens.reasoning,
+      estimated: e.usageEstimated,
+    },
+    costUsd: e.costUsd,
+    priceSource: e.priceSource,
+    latencyMs: e.latencyMs,
+    timeToFirstTokenMs: e.ttftMs,
+    cached: e.cacheHit,
+    attempts: [],
+    createdAt: new Date(e.time),
+    traceId: e.traceId,
+    principal: e.keyName ?? undefined,
+  };
+}
 
 /** Admin keys see every completion; client keys only their own. */
 export function canSee(ctx: GraphQLContext, c: Completion): boolean {
@@ -33,11 +72,29 @@ export const completionResolvers = {
       const c = ctx.gateway.completions.get(args.id);
       return c && canSee(ctx, c) ? c : null;
     },
-    completions: (_: unknown, args: CompletionsArgs, ctx: GraphQLContext) => {
+    completions: async (_: unknown, args: CompletionsArgs, ctx: GraphQLContext) => {
       const first = args.first ?? 20;
       if (first < 0 || first > MAX_PAGE) throw badUserInput(`first: must be between 0 and ${MAX_PAGE}`, 'first');
       const after = args.after ? decodeCursor(args.after) : undefined;
       const f = args.filter ?? {};
+      const usage = usageOf(ctx.gateway);
+      if (usage) {
+        // From the ledger: every instance's completions, this one's own recent ones flushed first.
+        await usage.flush();
+        const admin = ctx.principal.scope === 'admin';
+        const { items, hasNextPage } = await pageLedgerEvents(usage.sink, {
+          first,
+          after,
+          filter: (e) =>
+            e.status === 'ok' &&
+            (admin || e.keyName === ctx.principal.name) &&
+            (f.route == null || e.route === f.route) &&
+            (f.provider == null || e.provider === f.provider) &&
+            (f.model == null || e.model === f.model || `${e.provider}/${e.model}` === f.model),
+        });
+        const edges = items.map((e) => ({ cursor: encodeCursor(e.id), node: ctx.gateway.completions.get(e.id) ?? fromLedger(e) }));
+        return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+      }
       const { items, hasNextPage } = ctx.gateway.completions.list(first, after, (c) =>
         canSee(ctx, c) &&
         (f.route == null || c.route === f.route) &&
@@ -59,6 +116,8 @@ export const completionResolvers = {
     },
     ...targetFields,
     priced: (c: Completion) => c.costUsd !== null,
+    priceSource: (c: PricedLike) => c.priceSource ?? (c.costUsd === null ? 'none' : 'config'),
+    priceVersion: (c: PricedLike) => c.priceVersion ?? null,
     usage: (c: Completion) => ({
       ...c.usage,
       totalTokens: c.usage.inputTokens + c.usage.outputTokens,

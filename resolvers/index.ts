@@ -1,10 +1,12 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph';
+import { apiKeyResolvers } from './api-keys.ts';
 import { completionResolvers } from './completion.ts';
 import type { GraphQLContext } from './context.ts';
 import { providerResolvers } from './provider.ts';
 import { routeResolvers } from './route.ts';
 import { DateTimeScalar, JSONScalar } from './scalars.ts';
 import { subscriptionResolvers } from './subscription.ts';
+import { usageResolvers } from './usage.ts';
 
 export { createContext, type GraphQLContext } from './context.ts';
 export { formatGraphQLError } from './errors.ts';
@@ -21,6 +23,7 @@ const enums = {
   Quality: { FAST: 'fast', BALANCED: 'balanced', BEST: 'best' },
   TargetTier: { FAST: 'fast', BALANCED: 'balanced', BEST: 'best' },
   CircuitState: { CLOSED: 'closed', OPEN: 'open', HALF_OPEN: 'half-open' },
+  ApiKeyScope: { ADMIN: 'admin', CLIENT: 'client' },
 };
 
 type Section = Record<string, unknown>;
@@ -35,7 +38,7 @@ function merge(...maps: Array<Record<string, Section | object>>): GraphQLResolve
 }
 
 export const resolvers: GraphQLResolverMap<GraphQLContext> = {
-  ...merge(providerResolvers, routeResolvers, completionResolvers, subscriptionResolvers, enums),
+  ...merge(providerResolvers, routeResolvers, completionResolvers, subscriptionResolvers, apiKeyResolvers, usageResolvers, enums),
   JSON: JSONScalar,
   DateTime: DateTimeScalar,
 };

@@ -80,13 +80,14 @@ export const routeResolvers = {
       ctx.gateway.explain(toGatewayRequest(args.input, ctx)),
   },
   Mutation: {
-    upsertRoute: (_: unknown, args: { input: RouteInputArgs }, ctx: GraphQLContext): VersionedRoute => {
+    // Through the store when routes are shared: persisted, published, and applied on every instance.
+    upsertRoute: (_: unknown, args: { input: RouteInputArgs }, ctx: GraphQLContext): Promise<VersionedRoute> => {
       requireAdmin(ctx.principal);
-      return ctx.gateway.routes.upsert(toRouteConfig(args.input, ctx));
+      return ctx.gateway.routes.commitUpsert(toRouteConfig(args.input, ctx));
     },
-    deleteRoute: (_: unknown, args: { name: string }, ctx: GraphQLContext): boolean => {
+    deleteRoute: (_: unknown, args: { name: string }, ctx: GraphQLContext): Promise<boolean> => {
       requireAdmin(ctx.principal);
-      return ctx.gateway.routes.delete(args.name);
+      return ctx.gateway.routes.commitDelete(args.name);
     },
   },
   Route: {

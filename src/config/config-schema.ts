@@ -202,19 +202,116 @@ export const ServerConfigSchema = z.strictObject({
     .prefault({}),
 });
 
-export const StoreConfigSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('memory') }),
-  z.strictObject({ kind: z.literal('redis'), url: z.string().min(1) }),
-]);
+/** What a feature does when the store cannot answer: `open` serves the request unchecked, `closed` refuses it. */
+export const FailureModeSchema = z.enum(['open', 'closed']);
+
+export const FailurePolicySchema = z.strictObject({
+  // Limits and budgets fail open by default so a Redis outage does not take the gateway down with it;
+  // set `closed` where overspending is worse than refusing. The response cache is always bypassed.
+  limits: FailureModeSchema.default('open'),
+  budgets: FailureModeSchema.default('open'),
+});
+
+const storeCommon = {
+  failure: FailurePolicySchema.prefault({}),
+  /** Cached values longer than this are compressed (brotli). */
+  compressAboveBytes: z.number().int().nonnegative().default(2048),
+};
+
+export const MemoryStoreConfigSchema = z.strictObject({
+  kind: z.literal('memory'),
+  ...storeCommon,
+  /** LRU bounds of the response cache. */
+  cacheMaxEntries: z.number().int().positive().default(10_000),
+  cacheMaxBytes: z.number().int().positive().default(64 * 1024 * 1024),
+});
+
+export const RedisStoreConfigSchema = z.strictObject({
+  kind: z.literal('redis'),
+  ...storeCommon,
+  /** redis://, rediss://, redis-sentinel://h:p,h:p/master, redis-cluster://h:p,h:p (see src/store/redis-url.ts). */
+  url: z.string().min(1),
+  /** Prepended to every key and channel, so several deployments can share one Redis. */
+  prefix: z.string().min(1).regex(/^[^{}]*$/, 'must not contain { or } (Redis Cluster hash tags)').default('sb:'),
+  connectTimeoutMs: z.number().int().positive().default(2_000),
+  /** A command that gets no answer in this time fails (Redis hung, not down). */
+  commandTimeoutMs: z.number().int().positive().default(1_000),
+  /** How long router-state reads (circuit breakers, latency windows) are served from the local copy. */
+  localCacheMs: z.number().int().nonnegative().default(1_000),
+});
+
+/** `memory` (one process, the default) or `redis` (shared by every instance); REDIS_URL selects redis when config leaves the default. */
+export const StoreConfigSchema = z.discriminatedUnion('kind', [MemoryStoreConfigSchema, RedisStoreConfigSchema]);
+
+export const CacheConfigSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  defaultTtlSeconds: z.number().int().positive().default(3_600),
+  /** Upper bound on a per-request `ttlSeconds`. */
+  maxTtlSeconds: z.number().int().positive().default(7 * 86_400),
+  /** Per-route TTL, by route name. */
+  routes: z.record(z.string(), z.strictObject({ ttlSeconds: z.number().int().positive() })).default({}),
+  /** How long an identical request waits for the one in flight before calling upstream itself. */
+  coalesceWaitMs: z.number().int().positive().default(30_000),
+  /** Who shares cached answers: everyone (`none`), callers of one team, or one key only. */
+  partition: z.enum(['none', 'team', 'key']).default('none'),
+});
+
+export const RateLimitConfigSchema = z.strictObject({
+  rpm: z.number().int().positive().optional(),
+  tpm: z.number().int().positive().optional(),
+});
+
+export const BudgetConfigSchema = z.strictObject({
+  usd: z.number().positive(),
+  period: z.enum(['day', 'month']).default('day'),
+  /** Fraction of the budget past which requests are flagged `soft` (and moved to `softRoute` when set). */
+  softThreshold: z.number().gt(0).max(1).default(0.8),
+  /** Past the soft threshold, requests for a route run on this (cheaper) route instead. */
+  softRoute: z.string().min(1).optional(),
+});
+
+export const QuotaSchema = z.strictObject({
+  limits: RateLimitConfigSchema.optional(),
+  budget: BudgetConfigSchema.optional(),
+});
+
+export const QuotasConfigSchema = z.strictObject({
+  /** By key name (config keys and runtime keys alike). */
+  keys: z.record(z.string(), QuotaSchema).default({}),
+  teams: z.record(z.string(), QuotaSchema).default({}),
+  /** By deployment (`provider/model`): the router skips a deployment whose limit is used up. */
+  deployments: z.record(z.string(), RateLimitConfigSchema).default({}),
+  /** Output tokens assumed for TPM and budget estimates when a request sets no maxOutputTokens. */
+  defaultMaxOutputTokens: z.number().int().positive().default(1_024),
+});
+
+export const IdempotencyConfigSchema = z.strictObject({
+  /** How long a finished request's result is kept for replays of its Idempotency-Key. */
+  ttlSeconds: z.number().int().positive().default(86_400),
+  /** How long a replay waits for the first request with its key to finish. */
+  waitMs: z.number().int().positive().default(60_000),
+});
+
+export const AuthConfigSchema = z.strictObject({
+  /**
+   * How long an instance trusts its local copy of a runtime key (createApiKey) before asking the store
+   * again: a revocation on one instance is seen by the others within this time.
+   */
+  keyCacheTtlMs: z.number().int().positive().default(5_000),
+});
 
 export const ConfigSchema = z
   .strictObject({
     server: ServerConfigSchema.prefault({}),
-    store: StoreConfigSchema.default({ kind: 'memory' }),
+    store: StoreConfigSchema.prefault({ kind: 'memory' }),
     providers: z.array(ProviderConfigSchema).min(1, 'configure at least one provider'),
     routes: z.array(RouteConfigSchema).default([]),
     router: RouterConfigSchema.prefault({}),
     keys: z.array(KeyConfigSchema).default([]),
+    auth: AuthConfigSchema.prefault({}),
+    cache: CacheConfigSchema.prefault({}),
+    quotas: QuotasConfigSchema.prefault({}),
+    idempotency: IdempotencyConfigSchema.prefault({}),
     defaults: z
       .strictObject({
         /** The route used when a request names neither a route nor a model. */
@@ -263,3 +360,19 @@ export type TargetWhen = z.infer<typeof TargetWhenSchema>;
 export type ValidatorConfig = z.infer<typeof ValidatorSchema>;
 export type BreakerConfig = z.infer<typeof BreakerConfigSchema>;
 export type RouterConfig = z.infer<typeof RouterConfigSchema>;
+export type FailureMode = z.infer<typeof FailureModeSchema>;
+export type FailurePolicy = z.infer<typeof FailurePolicySchema>;
+export type FailurePolicyInput = z.input<typeof FailurePolicySchema>;
+export type StoreConfig = z.infer<typeof StoreConfigSchema>;
+export type StoreConfigInput = z.input<typeof StoreConfigSchema>;
+export type MemoryStoreConfig = z.infer<typeof MemoryStoreConfigSchema>;
+export type RedisStoreConfig = z.infer<typeof RedisStoreConfigSchema>;
+export type CacheConfig = z.infer<typeof CacheConfigSchema>;
+export type CacheConfigInput = z.input<typeof CacheConfigSchema>;
+export type RateLimitConfig = z.infer<typeof RateLimitConfigSchema>;
+export type BudgetConfig = z.infer<typeof BudgetConfigSchema>;
+export type Quota = z.infer<typeof QuotaSchema>;
+export type QuotasConfig = z.infer<typeof QuotasConfigSchema>;
+export type QuotasConfigInput = z.input<typeof QuotasConfigSchema>;
+export type IdempotencyConfig = z.infer<typeof IdempotencyConfigSchema>;
+export type AuthConfig = z.infer<typeof AuthConfigSchema>;

@@ -8,6 +8,8 @@ import {
   type ChatResponse,
   type EmbeddingRequest,
   type EmbeddingResponse,
+  type StreamPart,
+  type Usage,
 } from '../core/index.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { CallOptions } from '../providers/spec.ts';
@@ -19,7 +21,7 @@ import { describeExclusions, planRoute, targetKey, type RoutePlan, type Target }
 import { expectedCostUsd } from '../router/strategies.ts';
 import { RouteTable, type VersionedRoute } from '../router/route-table.ts';
 import { CompletionLog } from '../usage/completion-log.ts';
-import { costOf } from '../usage/pricing.ts';
+import { configPriceEntries, createPricing, usageOrEstimate, type PriceSource, type Pricing } from '../usage/pricing.ts';
 import { Catalog } from './catalog.ts';
 import { noCandidateKind, realSleep, totalCost } from './routing-support.ts';
 import { continuationRequest, spliceContinuation } from './continuation.ts';
@@ -43,7 +45,27 @@ export interface GatewayDeps {
   latency?: LatencyWindow;
   /** Tokenizer counts near a context-window limit; a worker-thread js-tiktoken by default. */
   tokenCounter?: TokenCounter;
+  /** Prices usage (config over the built-in table); from config's model prices by default. */
+  pricing?: Pricing;
 }
+
+/**
+ * Per-attempt hook (tracing): each provider call of a request runs through it, so work the call does
+ * (its HTTP client span) happens inside the attempt's own context. Optional on any request.
+ */
+export type OnAttempt = (target: Target, attempt: number) => AttemptScope;
+export interface AttemptScope {
+  call<T>(fn: () => Promise<T>): Promise<T>;
+  stream(open: () => AsyncIterable<StreamPart>): AsyncIterable<StreamPart>;
+}
+/** Tracing hooks a request may carry: per attempt, and the plan once made (route, version, candidates in order). */
+export type ObservedRequest = GatewayRequest & {
+  onAttempt?: OnAttempt | undefined;
+  onPlan?: ((plan: { route: string; version: number; candidates: string[] }) => void) | undefined;
+};
+
+/** A Completion as the gateway returns it: where its price came from. */
+export type PricedCompletion = Completion & { priceSource: PriceSource; priceVersion: string | null };
 
 /**
  * The service both APIs call. It resolves the route (or pinned model), plans the candidates, runs the
@@ -63,6 +85,7 @@ export function createGateway(deps: GatewayDeps) {
   const latency = deps.latency ?? createInMemoryLatencyWindow(config.router.latencyWindowMs);
   const tokenCounter = deps.tokenCounter ?? createTokenCounter();
   const executor = createExecutor({ now, sleep: deps.sleep ?? realSleep, random, breakers, latency, setTimer: deps.setTimer });
+  const pricing = deps.pricing ?? createPricing({ entries: configPriceEntries(config) });
 
   function authorize(principal: Principal | undefined, route: string | undefined, model: string | undefined): void {
     if (!principal) return;
@@ -129,15 +152,17 @@ export function createGateway(deps: GatewayDeps) {
     return { plan: p, route: r.route };
   }
 
-  async function plan(req: GatewayRequest): Promise<{ plan: RoutePlan; route: RouteConfig }> {
+  async function plan(req: ObservedRequest): Promise<{ plan: RoutePlan; route: RouteConfig }> {
     const planned = await planFor(req);
     const p = planned.plan;
+    req.onPlan?.({ route: p.route, version: p.routeVersion, candidates: p.candidates.map((t) => targetKey(t)) });
     if (p.candidates.length === 0) throw new GatewayError(noCandidateKind(p.exclusionCodes ?? []), describeExclusions(p));
     return planned;
   }
 
-  function priceOf(target: Target) {
-    return catalog.get(target.provider, target.model)?.model.price;
+  /** USD of `usage` on `target` (null: unpriced), by the price in effect now. */
+  function costFor(target: Target, usage: Usage): number | null {
+    return pricing.price(usage, { provider: target.provider, model: target.model, upstreamModel: target.upstreamModel }).costUsd;
   }
 
   function executeOptions(route: RouteConfig, req: GatewayRequest) {
@@ -172,9 +197,16 @@ export function createGateway(deps: GatewayDeps) {
     started: number,
     ttft: number | null,
     req: GatewayRequest,
-  ): Completion {
-    const price = priceOf(target);
-    const completion: Completion = {
+  ): PricedCompletion {
+    const createdAt = wallClock();
+    // A provider that reported no usage is billed on our estimate (marked), never silently at $0.
+    const usage = usageOrEstimate(res.usage, req.chat, res);
+    const priced = pricing.price(usage, { provider: target.provider, model: target.model, upstreamModel: res.model || target.upstreamModel }, createdAt);
+    if (usage !== res.usage && attempts.at(-1)?.status === 'ok') {
+      // The answering attempt was priced on the empty report: reprice it on the estimate.
+      attempts = attempts.map((a, i) => (i === attempts.length - 1 ? { ...a, costUsd: priced.costUsd } : a));
+    }
+    const completion: PricedCompletion = {
       id,
       route: p.route,
       routeVersion: p.routeVersion,
@@ -184,13 +216,15 @@ export function createGateway(deps: GatewayDeps) {
       providerRequestId: res.providerRequestId,
       message: { role: 'assistant', content: res.text === '' && res.toolCalls.length > 0 ? null : res.text, toolCalls: res.toolCalls },
       finishReason: res.finishReason,
-      usage: res.usage,
-      costUsd: attempts.some((a) => a.costUsd !== undefined) ? totalCost(attempts) : costOf(res.usage, price),
+      usage,
+      costUsd: attempts.some((a) => a.costUsd !== undefined) ? totalCost(attempts) : priced.costUsd,
+      priceSource: priced.priceSource,
+      priceVersion: priced.priceVersion,
       latencyMs: Math.round((now() - started) * 1000) / 1000,
       timeToFirstTokenMs: ttft,
       cached: false,
       attempts,
-      createdAt: wallClock(),
+      createdAt,
       traceId: null,
       principal: req.principal?.name,
     };
@@ -199,20 +233,23 @@ export function createGateway(deps: GatewayDeps) {
   }
 
   /** The attempt loop over `generate`, validating each answer when the plan is a cascade. */
-  function runGenerate(p: RoutePlan, route: RouteConfig, req: GatewayRequest) {
+  function runGenerate(p: RoutePlan, route: RouteConfig, req: ObservedRequest) {
     const validate = p.cascade ? createAnswerValidator(route.validator, req.chat) : undefined;
     return executor.run<ChatResponse>(
       p,
-      (target, remainingMs) => registry.get(target.provider).generate(req.chat, callOptions(target, remainingMs, req, req.signal)),
+      (target, remainingMs, attempt) => {
+        const call = () => registry.get(target.provider).generate(req.chat, callOptions(target, remainingMs, req, req.signal));
+        return req.onAttempt ? req.onAttempt(target, attempt).call(call) : call();
+      },
       {
         ...executeOptions(route, req),
-        annotate: (res, target) => ({ costUsd: costOf(res.usage, priceOf(target)) }),
+        annotate: (res, target) => ({ costUsd: costFor(target, res.usage) }),
         ...(validate && { validate: (res: ChatResponse) => validate(res) }),
       },
     );
   }
 
-  async function complete(req: GatewayRequest): Promise<Completion> {
+  async function complete(req: ObservedRequest): Promise<Completion> {
     const started = now();
     const id = newId();
     const { plan: p, route } = await plan(req);
@@ -225,7 +262,7 @@ export function createGateway(deps: GatewayDeps) {
   }
 
   /** A cascade cannot stream its steps (each answer is judged whole): the accepted answer is replayed as a stream. */
-  async function* cascadeStream(id: string, p: RoutePlan, route: RouteConfig, req: GatewayRequest, started: number): AsyncGenerator<CompletionEvent> {
+  async function* cascadeStream(id: string, p: RoutePlan, route: RouteConfig, req: ObservedRequest, started: number): AsyncGenerator<CompletionEvent> {
     let result: Awaited<ReturnType<typeof runGenerate>>;
     try {
       result = await runGenerate(p, route, req);
@@ -253,7 +290,7 @@ export function createGateway(deps: GatewayDeps) {
     return spliceContinuation(adapter.stream(chat, callOptions(target, remainingMs, req, signal)), resume.partialText);
   }
 
-  async function* stream(req: GatewayRequest): AsyncGenerator<CompletionEvent> {
+  async function* stream(req: ObservedRequest): AsyncGenerator<CompletionEvent> {
     const started = now();
     const id = newId();
     let p: RoutePlan;
@@ -277,12 +314,15 @@ export function createGateway(deps: GatewayDeps) {
     let providerRequestId: string | undefined;
     let attempts: AttemptRecord[] = [];
     const tools = new ToolCallAccumulator();
-    const events = executor.runStream(p, (target, remainingMs, _attempt, signal, resume) => streamCall(target, remainingMs, req, signal, resume), {
+    const events = executor.runStream(p, (target, remainingMs, attempt, signal, resume) => {
+      const open = () => streamCall(target, remainingMs, req, signal, resume);
+      return req.onAttempt ? req.onAttempt(target, attempt).stream(open) : open();
+    }, {
       ...executeOptions(route, req),
       firstTokenMs: (t) => route.streamTimeouts?.firstTokenMs ?? catalog.provider(t.provider)?.timeouts.firstTokenMs,
       idleMs: () => route.streamTimeouts?.idleMs,
       resume: route.resumeStreams,
-      costOf: (t, usage) => costOf(usage, priceOf(t)),
+      costOf: (t, usage) => costFor(t, usage),
     });
     for await (const ev of events) {
       switch (ev.type) {

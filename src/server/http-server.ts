@@ -4,7 +4,11 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from '../config/index.ts';
 import { GatewayError, toGatewayError } from '../core/index.ts';
 import type { Gateway } from '../gateway/gateway-service.ts';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { withServerSpan } from '../telemetry/server-span.ts';
+import { currentTraceId } from '../telemetry/tracing.ts';
 import type { Authenticator } from './authenticator.ts';
 import { createGraphQLEndpoint } from './graphql/graphql-endpoint.ts';
 import { chatCompletions, embeddings, listModels, sendError, type RestContext } from './openai-compat/openai-routes.ts';
@@ -16,6 +20,19 @@ export interface ServerDeps {
   logger: Logger;
   /** Extra readiness checks (the store adds one); each returns null when fine or a reason. */
   readiness?: Array<() => Promise<string | null> | string | null>;
+  /** Served on GET /metrics (Prometheus text format). */
+  metrics?: Metrics | undefined;
+  /** Server spans of API requests (the no-op tracer when tracing is off). */
+  tracer?: Tracer | undefined;
+}
+
+const TRACED_ROUTES = new Set(['/graphql', '/v1/chat/completions', '/v1/embeddings', '/v1/models']);
+
+/** The route template of an API request (never the raw URL), or undefined for health and metrics. */
+function tracedRoute(url: string | undefined): string | undefined {
+  const path = (url ?? '/').split('?', 1)[0]!;
+  if (TRACED_ROUTES.has(path)) return path;
+  return path.startsWith('/v1/') ? '/v1/*' : undefined;
 }
 
 export interface RunningServer {
@@ -54,7 +71,7 @@ function parseJson(text: string): unknown {
 /** One port for everything: GraphQL over HTTP and WebSocket, the OpenAI-compatible REST API, health. */
 export async function startServer(deps: ServerDeps, listen: { host: string; port: number }): Promise<RunningServer> {
   const { config, gateway, auth, logger } = deps;
-  const graphql = await createGraphQLEndpoint({ gateway, config, auth, logger });
+  const graphql = await createGraphQLEndpoint({ gateway, config, auth, logger, tracer: deps.tracer });
   const limit = config.server.bodyLimitBytes;
   const openStreams = new Set<ServerResponse>();
   let draining = false;
@@ -66,6 +83,10 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     try {
+      if (path === '/metrics' && req.method === 'GET' && deps.metrics) {
+        await deps.metrics.handler(req, res);
+        return;
+      }
       if (path === '/healthz') {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
         return;
@@ -79,11 +100,13 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
       }
       if (path === '/graphql') {
         const body = req.method === 'POST' ? await readBody(req, limit) : '';
+        // The endpoint authenticates synchronously: look a runtime key up first (its error comes from there).
+        await auth.resolve(req.headers.authorization).catch(() => undefined);
         await graphql.handleHttp(req, res, body);
         return;
       }
       if (path.startsWith('/v1/')) {
-        const principal = auth.authenticate(req.headers.authorization);
+        const principal = await auth.resolve(req.headers.authorization);
         const controller = new AbortController();
         // The client going away (socket closed before we finished) cancels the upstream call.
         res.once('close', () => {
@@ -111,13 +134,33 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
     }
   }
 
+  /** API requests run inside their server span, whose trace id is sent as `x-trace-id` before any other header. */
+  function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const route = tracedRoute(req.url);
+    if (!deps.tracer || !route) return handle(req, res);
+    return withServerSpan(deps.tracer, { method: req.method ?? 'GET', route, headers: req.headers }, async (span) => {
+      const traceId = currentTraceId();
+      if (traceId) res.setHeader('x-trace-id', traceId);
+      await handle(req, res);
+      span.setAttribute('http.response.status_code', res.statusCode);
+    });
+  }
+
   const server = createServer({ keepAliveTimeout: 65_000, noDelay: true, requestTimeout: 0 }, (req, res) => {
-    void handle(req, res);
+    void serve(req, res);
   });
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const path = (req.url ?? '/').split('?', 1)[0];
-    if (path === '/graphql' && !draining) graphql.handleUpgrade(req, socket, head);
-    else socket.destroy();
+    if (path !== '/graphql' || draining) {
+      socket.destroy();
+      return;
+    }
+    // A runtime key in the upgrade's Authorization header is looked up first (keys in connectionParams
+    // are found when this instance already holds them).
+    void auth
+      .resolve(req.headers.authorization)
+      .catch(() => undefined)
+      .then(() => graphql.handleUpgrade(req, socket, head));
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);

@@ -70,9 +70,10 @@ export function annotateRoutePlan(plan: RoutePlanInfo, ctx: Context = context.ac
 
 /**
  * Spans of one gateway request, as a wrapper around its Completion or CompletionEvent stream:
- * `switchboard.route` is live (the gateway runs inside it, so HTTP client spans nest under it) and ends
- * at the terminal event; the `switchboard.attempt` spans and their provider call spans are written
- * when the request ends, from the attempt records (latency and retry delay), with reconstructed times.
+ * `switchboard.route` is live (the gateway runs inside it) and ends at the terminal event. Attempt and
+ * provider call spans are live too when the gateway calls `onAttempt` per attempt (measured times, HTTP
+ * client spans nested under the call); otherwise they are written from the attempt records when the
+ * request ends, with reconstructed times.
  */
 export function createTracing(deps: TracingDeps) {
   const { tracer } = deps;
@@ -87,42 +88,65 @@ export function createTracing(deps: TracingDeps) {
     return attrs;
   }
 
-  /** Attempt spans (and one provider call span each) laid end to end from the route's start. */
-  function writeAttempts(routeCtx: Context, start: number, end: number, attempts: readonly AttemptRecord[], done: Completion | undefined): void {
+  /** A provider call as it ran: its spans are live while it runs, and end with the request. */
+  interface LiveAttempt {
+    span: Span;
+    call: Span;
+    start: number;
+    end: number | undefined;
+  }
+
+  function attemptAttrs(i: number, provider: string, model: string): Attributes {
+    return { [ATTR.attemptNumber]: i + 1, [ATTR.attemptProvider]: provider, [ATTR.attemptModel]: model };
+  }
+
+  function callAttrs(provider: string, model: string): Attributes {
+    return { [ATTR.genAiOperation]: 'chat', [ATTR.genAiRequestModel]: model, ...providerAttrs(provider) };
+  }
+
+  /**
+   * Ends the attempt spans with what the attempt records say (status, error kind, retry delay, usage).
+   * Attempts whose call ran through `onAttempt` keep their measured times; any other (a gateway that did
+   * not call the hook) is laid end to end from the route's start, with times reconstructed from the
+   * records' latency and retry delay.
+   */
+  function endAttempts(
+    routeCtx: Context,
+    start: number,
+    end: number,
+    attempts: readonly AttemptRecord[],
+    done: Completion | undefined,
+    live: Map<number, LiveAttempt>,
+    failure: string | undefined,
+  ): void {
     let t = start;
     attempts.forEach((a, i) => {
-      const attemptStart = Math.min(end, t + (a.retryDelayMs ?? 0));
-      const attemptEnd = Math.min(end, attemptStart + a.latencyMs);
+      const measured = live.get(i);
+      live.delete(i);
+      const attemptStart = measured?.start ?? Math.min(end, t + (a.retryDelayMs ?? 0));
+      const attemptEnd = measured ? (measured.end ?? end) : Math.min(end, attemptStart + a.latencyMs);
       t = attemptEnd;
-      const attrs: Attributes = {
-        [ATTR.attemptNumber]: i + 1,
-        [ATTR.attemptProvider]: a.provider,
-        [ATTR.attemptModel]: a.model,
-        [ATTR.attemptStatus]: a.status,
-      };
-      if (a.retryDelayMs !== undefined) attrs[ATTR.attemptRetryDelayMs] = a.retryDelayMs;
-      if (a.errorKind) attrs[ATTR.errorType] = a.errorKind;
-      const span = tracer.startSpan('switchboard.attempt', { kind: SpanKind.INTERNAL, startTime: attemptStart, attributes: attrs }, routeCtx);
+      const span = measured?.span ?? tracer.startSpan('switchboard.attempt', { kind: SpanKind.INTERNAL, startTime: attemptStart, attributes: attemptAttrs(i, a.provider, a.model) }, routeCtx);
+      span.setAttribute(ATTR.attemptStatus, a.status);
+      if (a.retryDelayMs !== undefined) span.setAttribute(ATTR.attemptRetryDelayMs, a.retryDelayMs);
+      if (a.errorKind) span.setAttribute(ATTR.errorType, a.errorKind);
       const ok = a.status === 'ok';
       const answered = ok && done !== undefined && i === attempts.length - 1 ? done : undefined;
-      const callAttrs: Attributes = {
-        [ATTR.genAiOperation]: 'chat',
-        [ATTR.genAiRequestModel]: a.model,
-        ...providerAttrs(a.provider),
-      };
+      const call =
+        measured?.call ??
+        tracer.startSpan(`chat ${a.model}`, { kind: SpanKind.CLIENT, startTime: attemptStart, attributes: callAttrs(a.provider, a.model) }, trace.setSpan(routeCtx, span));
       if (answered) {
-        callAttrs[ATTR.genAiResponseModel] = answered.upstreamModel;
-        callAttrs[ATTR.genAiInputTokens] = answered.usage.inputTokens;
-        callAttrs[ATTR.genAiOutputTokens] = answered.usage.outputTokens;
-        callAttrs[ATTR.genAiFinishReasons] = [answered.finishReason];
-        if (answered.providerRequestId) callAttrs[ATTR.genAiResponseId] = answered.providerRequestId;
-        if (answered.timeToFirstTokenMs !== null) callAttrs[ATTR.ttftMs] = answered.timeToFirstTokenMs;
+        call.setAttributes({
+          [ATTR.genAiResponseModel]: answered.upstreamModel,
+          [ATTR.genAiInputTokens]: answered.usage.inputTokens,
+          [ATTR.genAiOutputTokens]: answered.usage.outputTokens,
+          [ATTR.genAiFinishReasons]: [answered.finishReason],
+        });
+        if (answered.providerRequestId) call.setAttribute(ATTR.genAiResponseId, answered.providerRequestId);
+        if (answered.timeToFirstTokenMs !== null) call.setAttribute(ATTR.ttftMs, answered.timeToFirstTokenMs);
+        if (recordContent) call.addEvent('gen_ai.choice', { [ATTR.genAiCompletion]: JSON.stringify(answered.message) }, attemptEnd);
       }
-      if (a.errorKind) callAttrs[ATTR.errorType] = a.errorKind;
-      const call = tracer.startSpan(`chat ${a.model}`, { kind: SpanKind.CLIENT, startTime: attemptStart, attributes: callAttrs }, trace.setSpan(routeCtx, span));
-      if (answered && recordContent) {
-        call.addEvent('gen_ai.choice', { [ATTR.genAiCompletion]: JSON.stringify(answered.message) }, attemptEnd);
-      }
+      if (a.errorKind) call.setAttribute(ATTR.errorType, a.errorKind);
       if (!ok) {
         const status = { code: SpanStatusCode.ERROR, message: a.errorKind ?? 'error' };
         call.setStatus(status);
@@ -131,6 +155,15 @@ export function createTracing(deps: TracingDeps) {
       call.end(attemptEnd);
       span.end(attemptEnd);
     });
+    // Calls without a record: the request ended (cancelled) while they ran.
+    for (const m of live.values()) {
+      const status = { code: SpanStatusCode.ERROR, message: failure ?? 'cancelled' };
+      m.call.setStatus(status);
+      m.span.setStatus(status);
+      m.call.end(m.end ?? end);
+      m.span.end(m.end ?? end);
+    }
+    live.clear();
   }
 
   /**
@@ -151,6 +184,64 @@ export function createTracing(deps: TracingDeps) {
     let ended = false;
     let ttftMs: number | null = null;
     let switches = 0;
+    const live = new Map<number, LiveAttempt>();
+
+    /**
+     * The gateway's per-attempt hook: the attempt and provider call spans start when the call does and
+     * the call runs inside them, so the HTTP client span of the undici instrumentation nests under the
+     * provider call. The call's end is measured here (its answer, or a stream's terminal part); the
+     * spans themselves end with the request, when the attempt records say how each attempt went.
+     */
+    function onAttempt(target: { provider: string; model: string }, attempt: number) {
+      const at = clock();
+      const attemptSpan = tracer.startSpan('switchboard.attempt', { kind: SpanKind.INTERNAL, startTime: at, attributes: attemptAttrs(attempt, target.provider, target.model) }, routeCtx);
+      const attemptCtx = trace.setSpan(routeCtx, attemptSpan);
+      const call = tracer.startSpan(`chat ${target.model}`, { kind: SpanKind.CLIENT, startTime: at, attributes: callAttrs(target.provider, target.model) }, attemptCtx);
+      const callCtx = trace.setSpan(attemptCtx, call);
+      const rec: LiveAttempt = { span: attemptSpan, call, start: at, end: undefined };
+      if (ended) {
+        // A call started after the request ended (should not happen): close its spans at once.
+        call.end(at);
+        attemptSpan.end(at);
+      } else live.set(attempt, rec);
+      const stop = () => {
+        rec.end ??= clock();
+      };
+      return {
+        async call<T>(fn: () => Promise<T>): Promise<T> {
+          try {
+            return await context.with(callCtx, fn);
+          } finally {
+            stop();
+          }
+        },
+        stream<P extends { type: string }>(open: () => AsyncIterable<P>): AsyncIterable<P> {
+          return {
+            [Symbol.asyncIterator]() {
+              let it: AsyncIterator<P> | undefined;
+              let first = true;
+              return {
+                next: () =>
+                  context.with(callCtx, async () => {
+                    it ??= open()[Symbol.asyncIterator]();
+                    const r = await it.next();
+                    if (r.done || r.value.type === 'finish' || r.value.type === 'error') stop();
+                    else if (first && (r.value.type === 'text-delta' || r.value.type === 'tool-call-delta')) {
+                      first = false;
+                      call.addEvent('gen_ai.first_token', { [ATTR.ttftMs]: Math.round((clock() - at) * 1000) / 1000 });
+                    }
+                    return r;
+                  }),
+                return: async (value?: unknown) => {
+                  stop();
+                  return (await it?.return?.(value)) ?? { done: true as const, value: undefined };
+                },
+              };
+            },
+          };
+        },
+      };
+    }
 
     function end(outcome: { completion: Completion } | { error: { kind: string; message: string }; attempts: readonly AttemptRecord[] }): void {
       if (ended) return;
@@ -167,11 +258,11 @@ export function createTracing(deps: TracingDeps) {
           [ATTR.cacheHit]: c.cached,
         });
         if (c.costUsd !== null) span.setAttribute(ATTR.costUsd, c.costUsd);
-        writeAttempts(routeCtx, start, stop, c.attempts, c);
+        endAttempts(routeCtx, start, stop, c.attempts, c, live, undefined);
       } else {
         span.setAttributes({ [ATTR.attempts]: outcome.attempts.length, [ATTR.errorType]: outcome.error.kind });
         span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error.message });
-        writeAttempts(routeCtx, start, stop, outcome.attempts, undefined);
+        endAttempts(routeCtx, start, stop, outcome.attempts, undefined, live, outcome.error.kind);
       }
       if (switches > 0) span.setAttribute(ATTR.fallbacks, switches);
       if (ttftMs !== null) span.setAttribute(ATTR.ttftMs, ttftMs);
@@ -232,7 +323,8 @@ export function createTracing(deps: TracingDeps) {
       }
     }
 
-    return { traceId, context: routeCtx, complete, stream };
+    const onPlan = (plan: RoutePlanInfo) => annotateRoutePlan(plan, routeCtx);
+    return { traceId, context: routeCtx, complete, stream, onAttempt, onPlan };
   }
 
   /** A live child span around `fn` (cache lookup, rate-limit check, …); failures mark it and propagate. */

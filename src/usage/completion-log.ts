@@ -20,6 +20,15 @@ export class CompletionLog<T extends { id: string }> {
     }
   }
 
+  /** Replaces the item with the same id (e.g. the same completion once its trace id is known), else adds it. */
+  put(item: T): void {
+    if (!this.byId.has(item.id)) return this.add(item);
+    this.byId.set(item.id, item);
+    // Usually one of the newest: search from the end.
+    const i = this.items.findLastIndex((x) => x.id === item.id);
+    if (i >= 0) this.items[i] = item;
+  }
+
   get(id: string): T | undefined {
     return this.byId.get(id);
   }

@@ -87,6 +87,7 @@ export function withUsage(deps: WithUsageDeps) {
       status: 'ok',
       errorKind: null,
       traceId: c.traceId,
+      finishReason: c.finishReason,
     };
   }
 

@@ -30,7 +30,38 @@ describe('config', () => {
     expect(c.server).toMatchObject({ host: '127.0.0.1', port: 4000 });
     expect(c.providers[0]!.timeouts).toEqual({ connectMs: 5000, firstByteMs: 60000, idleMs: 30000, totalMs: 600000 });
     expect(c.routes[0]).toMatchObject({ strategy: 'priority', maxAttempts: 4, resumeStreams: false });
-    expect(c.store).toEqual({ kind: 'memory' });
+    expect(c.store).toMatchObject({ kind: 'memory', failure: { limits: 'open', budgets: 'open' } });
+    expect(c.cache).toMatchObject({ enabled: true, defaultTtlSeconds: 3600, partition: 'none' });
+    expect(c.quotas).toEqual({ keys: {}, teams: {}, deployments: {}, defaultMaxOutputTokens: 1024 });
+    expect(c.auth).toEqual({ keyCacheTtlMs: 5000 });
+  });
+
+  it('reads the store, cache, quotas and budgets sections, and names bad keys in them', () => {
+    const c = parseConfig(
+      {
+        ...minimal,
+        store: { kind: 'redis', url: 'redis://127.0.0.1:6379', failure: { budgets: 'closed' } },
+        cache: { routes: { default: { ttlSeconds: 60 } } },
+        quotas: {
+          keys: { web: { limits: { rpm: 60, tpm: 10000 }, budget: { usd: 5, period: 'month', softThreshold: 0.8, softRoute: 'cheap' } } },
+          teams: { shop: { budget: { usd: 50 } } },
+          deployments: { 'p1/m1': { rpm: 500 } },
+        },
+      },
+      {},
+    );
+    expect(c.store).toMatchObject({ kind: 'redis', prefix: 'sb:', failure: { limits: 'open', budgets: 'closed' } });
+    expect(c.cache.routes.default!.ttlSeconds).toBe(60);
+    expect(c.quotas.teams.shop!.budget).toEqual({ usd: 50, period: 'day', softThreshold: 0.8 });
+    expect(
+      issuesOf({ ...minimal, store: { kind: 'redis' }, quotas: { keys: { web: { limits: { rpm: -1 } } } }, cache: { routes: { x: { ttlSeconds: 'long' } } } }),
+    ).toEqual(
+      expect.arrayContaining([
+        'store.url: expected string, received undefined',
+        'quotas.keys.web.limits.rpm: Too small: expected number to be >0',
+        'cache.routes.x.ttlSeconds: expected number, received string',
+      ]),
+    );
   });
 
   it('names the path of a wrongly typed key', () => {
@@ -99,6 +130,6 @@ describe('config', () => {
     expect((err as { stderr: string }).stderr).toContain('providers[0].models[0].price.input: expected number, received string');
     const { stdout } = await run(process.execPath, [cli, 'config-schema']);
     const schema = JSON.parse(stdout) as { properties: Record<string, unknown> };
-    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['providers', 'routes', 'keys', 'server']));
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['providers', 'routes', 'keys', 'server', 'store', 'cache', 'quotas']));
   });
 });

@@ -58,7 +58,7 @@ describe('withUsage: one event per request', () => {
         provider: 'sim-openai', model: 'gpt-4o-mini', attempts: 1,
         tokens: { input: 10, output: 4, cachedInput: 2, cacheWrite: 0, reasoning: 1 },
         costUsd: 0.0000042, priceSource: 'builtin', usageEstimated: false, latencyMs: 321.5, ttftMs: null,
-        cacheHit: false, stream: false, status: 'ok', errorKind: null, traceId: 'abc',
+        cacheHit: false, stream: false, status: 'ok', errorKind: null, traceId: 'abc', finishReason: 'stop',
       },
     ]);
   });

@@ -14,14 +14,18 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import {
   GraphQLError,
   NoSchemaIntrospectionCustomRule,
+  getOperationAST,
   parse,
   specifiedRules,
+  subscribe as graphqlSubscribe,
   validate,
   type DocumentNode,
+  type ExecutionArgs,
   type GraphQLFormattedError,
   type GraphQLSchema,
   type ValidationRule,
 } from 'graphql/index.js';
+import { context as otelContext, propagation, SpanKind, SpanStatusCode, trace, type Context as OtelContext, type Span, type Tracer } from '@opentelemetry/api';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { createContext, formatGraphQLError, resolvers, type GraphQLContext } from '../../../resolvers/index.ts';
@@ -42,7 +46,17 @@ export interface GraphQLEndpointDeps {
   config: Config;
   auth: Authenticator;
   logger?: GraphQLLogger | undefined;
+  /** Operation spans of subscriptions (HTTP operations run inside the HTTP server's span). */
+  tracer?: Tracer | undefined;
 }
+
+/** The operation span of a subscription, as a context its execution runs in. */
+const OPERATION_CONTEXT = Symbol('switchboard.operation-context');
+
+const headerGetter = {
+  keys: (h: Record<string, string | string[] | undefined>) => Object.keys(h),
+  get: (h: Record<string, string | string[] | undefined>, key: string) => h[key],
+};
 
 export interface GraphQLEndpoint {
   /** Serves GraphQL over HTTP (GET and POST on /graphql); `body` is the raw request body (the caller enforces its size). */
@@ -231,9 +245,30 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
 
   const wsServer = new WebSocketServer({ noServer: true, maxPayload: config.server.bodyLimitBytes });
   const format = (errors: readonly GraphQLError[]): GraphQLFormattedError[] => errors.map((e) => formatGraphQLError(e.toJSON(), e, logger));
-  const disposable = useServer<Record<string, unknown> | undefined, { principal: Principal; abort: AbortController }>(
+  type Extra = { principal: Principal; abort: AbortController; spans?: Map<string, Span> | undefined };
+
+  /** Ends a subscription's operation span (completed, failed, or its socket closed). */
+  function endOperation(extra: { spans?: Map<string, Span> | undefined }, id: string, error?: string): void {
+    const span = extra.spans?.get(id);
+    if (!span) return;
+    extra.spans!.delete(id);
+    if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+    span.end();
+  }
+
+  const disposable = useServer<Record<string, unknown> | undefined, Extra>(
     {
       schema,
+      // Runs the subscription inside its operation span, so the request's route span is its child.
+      subscribe: (args: ExecutionArgs) => {
+        const ctx = (args.contextValue as Record<symbol, OtelContext | undefined> | undefined)?.[OPERATION_CONTEXT];
+        return ctx ? otelContext.with(ctx, () => graphqlSubscribe(args)) : graphqlSubscribe(args);
+      },
+      onComplete: (ctx, id) => endOperation(ctx.extra, id),
+      onError: (ctx, id, _payload, errors) => {
+        endOperation(ctx.extra, id, errors[0]?.message ?? 'error');
+        return format(errors);
+      },
       onConnect: (ctx) => {
         const params = ctx.connectionParams ?? {};
         const fromParams = params.authorization ?? params.Authorization;
@@ -248,10 +283,13 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
         }
         const abort = new AbortController();
         ctx.extra.abort = abort;
-        ctx.extra.socket.once('close', () => abort.abort(new GatewayError('cancelled', 'socket closed')));
+        ctx.extra.socket.once('close', () => {
+          abort.abort(new GatewayError('cancelled', 'socket closed'));
+          for (const id of [...(ctx.extra.spans?.keys() ?? [])]) endOperation(ctx.extra, id, 'socket closed');
+        });
         return true;
       },
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: (ctx, id, payload) => {
         let document: DocumentNode;
         try {
           document = parse(payload.query);
@@ -260,22 +298,33 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
         }
         const errors = validate(schema, document, [...specifiedRules, ...rules]);
         if (errors.length > 0) return errors.map(withValidationCode);
+        let operation: OtelContext | undefined;
+        if (deps.tracer) {
+          // Continues the trace of the upgrade request (W3C traceparent), if it carried one.
+          const parent = propagation.extract(otelContext.active(), ctx.extra.request.headers, headerGetter);
+          const name = payload.operationName ?? getOperationAST(document)?.name?.value ?? 'anonymous';
+          const span = deps.tracer.startSpan(`subscription ${name}`, { kind: SpanKind.SERVER, attributes: { 'graphql.operation.type': 'subscription', 'graphql.operation.name': name } }, parent);
+          (ctx.extra.spans ??= new Map()).set(id, span);
+          operation = trace.setSpan(parent, span);
+        }
         return {
           schema,
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
-          contextValue: createContext({
-            gateway,
-            config,
-            principal: ctx.extra.principal!,
-            signal: ctx.extra.abort?.signal,
-            requestId: ctx.extra.request.headers['x-request-id']?.toString(),
-          }),
+          contextValue: {
+            ...createContext({
+              gateway,
+              config,
+              principal: ctx.extra.principal!,
+              signal: ctx.extra.abort?.signal,
+              requestId: ctx.extra.request.headers['x-request-id']?.toString(),
+            }),
+            [OPERATION_CONTEXT]: operation,
+          },
         };
       },
       onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: format(result.errors) } : undefined),
-      onError: (_ctx, _id, _payload, errors) => format(errors),
     },
     wsServer,
   );

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { GatewayError } from '../../core/index.ts';
 import type { Completion, Principal } from '../../gateway/completion.ts';
 import type { Gateway } from '../../gateway/gateway-service.ts';
+import { CACHE_MODES, type CacheDirective, type RequestMeta, type StoreRequest } from '../../gateway/handlers.ts';
+import { rateLimitHeaders } from '../../gateway/with-limits.ts';
 import type { AttemptRecord } from '../../router/executor.ts';
 import { parseChatBody } from './chat-request.ts';
 import { ChunkEncoder, completionBody, errorBody, errorStatus } from './chat-response.ts';
@@ -50,14 +52,68 @@ export function sendError(res: ServerResponse, e: GatewayError, requestId: strin
   res.writeHead(errorStatus(e), headers).end(JSON.stringify(errorBody(e)));
 }
 
+const CACHE_HEADER = 'x-switchboard-cache';
+
+function badCacheHeader(message: string): GatewayError {
+  return new GatewayError('invalid_request', `${CACHE_HEADER}: ${message} (e.g. "BYPASS" or "DEFAULT; ttl=60")`, { param: CACHE_HEADER });
+}
+
+/** `x-switchboard-cache: MODE[; ttl=SECONDS]`, MODE one of DEFAULT, BYPASS, REFRESH, ONLY. */
+export function parseCacheHeader(value: string | string[] | undefined): CacheDirective | undefined {
+  if (value === undefined) return undefined;
+  const text = Array.isArray(value) ? value.join(';') : value;
+  const [head, ...params] = text.split(';').map((p) => p.trim());
+  const mode = head!.toUpperCase();
+  if (!(CACHE_MODES as readonly string[]).includes(mode)) throw badCacheHeader(`unknown mode "${head}"`);
+  const directive: CacheDirective = { mode: mode as CacheDirective['mode'] };
+  for (const p of params) {
+    if (p === '') continue;
+    const m = /^(?:ttl|ttlSeconds)\s*=\s*(\d+)$/i.exec(p);
+    if (!m || Number(m[1]) <= 0) throw badCacheHeader(`cannot read "${p}"; ttl is whole seconds above 0`);
+    directive.ttlSeconds = Number(m[1]);
+  }
+  return directive;
+}
+
+/** What the store features found out, as response headers (also on errors: a 429 carries its limits). */
+function storeHeaders(meta: RequestMeta): Record<string, string> {
+  return {
+    ...(meta.cache && { [CACHE_HEADER]: meta.cache }),
+    ...(meta.idempotentReplay && { 'x-switchboard-idempotent-replay': 'true' }),
+    // A hit is known before the first token, so a replayed stream's headers can say what it costs.
+    ...((meta.cache === 'HIT' || meta.cache === 'COALESCED') && { 'x-switchboard-cost-usd': '0' }),
+    ...rateLimitHeaders(meta.rateLimits ?? []),
+  };
+}
+
+function setHeaders(res: ServerResponse, headers: Record<string, string>): void {
+  if (res.headersSent) return;
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+}
+
 export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: Gateway): Promise<void> {
-  const { request, stream, includeUsage } = parseChatBody(raw);
-  request.requestId = ctx.requestId;
-  request.signal = ctx.signal;
-  request.principal = ctx.principal;
+  const parsedBody = parseChatBody(raw);
+  const { stream, includeUsage } = parsedBody;
+  const meta: RequestMeta = {};
+  const idempotencyKey = ctx.req.headers['idempotency-key'];
+  const request: StoreRequest = Object.assign(parsedBody.request, {
+    requestId: ctx.requestId,
+    signal: ctx.signal,
+    principal: ctx.principal,
+    cache: parseCacheHeader(ctx.req.headers[CACHE_HEADER]),
+    idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey[0] : idempotencyKey,
+    meta,
+  });
   if (!stream) {
-    const c = await gateway.complete(request);
-    ctx.res.writeHead(200, { 'content-type': 'application/json', ...completionHeaders(c, ctx.requestId) });
+    let c: Completion;
+    try {
+      c = await gateway.complete(request);
+    } catch (e) {
+      // The error response is written by the caller; these headers go with it.
+      setHeaders(ctx.res, storeHeaders(meta));
+      throw e;
+    }
+    ctx.res.writeHead(200, { 'content-type': 'application/json', ...completionHeaders(c, ctx.requestId), ...storeHeaders(meta) });
     ctx.res.end(JSON.stringify(completionBody(c)));
     return;
   }
@@ -80,6 +136,7 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
         'x-switchboard-provider': started.provider,
         'x-switchboard-model': started.model,
       }),
+      ...storeHeaders(meta),
       ...extra,
     });
     res.write(enc.role());
@@ -112,6 +169,7 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
       }
       case 'error':
         if (!res.headersSent) {
+          setHeaders(res, storeHeaders(meta));
           sendError(res, ev.error, ctx.requestId, ev.attempts);
           return;
         }

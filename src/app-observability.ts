@@ -1,0 +1,141 @@
+import type { Tracer } from '@opentelemetry/api';
+import type { Config } from './config/index.ts';
+import type { Gateway } from './gateway/gateway-service.ts';
+import { withObservability } from './gateway/with-observability.ts';
+import { connectRedisLedgerSink } from './store/redis-ledger-sink.ts';
+import { resolveStoreConfig } from './store/create-store.ts';
+import type { Logger } from './telemetry/logger.ts';
+import { createMetrics, type Metrics } from './telemetry/metrics.ts';
+import { createTelemetry, type Telemetry } from './telemetry/otel-sdk.ts';
+import type { ProviderDescription } from './telemetry/tracing.ts';
+import type { LedgerSink } from './usage/ledger-sink.ts';
+import { MemoryLedgerSink } from './usage/memory-ledger-sink.ts';
+import { configPriceEntries, createPricing } from './usage/pricing.ts';
+import { createUsageLedger, type UsageLedger } from './usage/usage-ledger.ts';
+
+/** What the GraphQL analytics read: the ledger's sink, and a flush so this instance's own requests are visible. */
+export interface UsageAnalytics {
+  sink: LedgerSink;
+  flush(): Promise<void>;
+}
+
+/** Attached to the gateway object the APIs receive (a field survives wrappers that spread it). */
+export interface ObservabilityExtras {
+  usage?: UsageAnalytics | undefined;
+  metrics?: Metrics | undefined;
+}
+
+export function usageOf(gateway: object): UsageAnalytics | undefined {
+  return (gateway as ObservabilityExtras).usage;
+}
+
+export function metricsOf(gateway: object): Metrics | undefined {
+  return (gateway as ObservabilityExtras).metrics;
+}
+
+export interface ObservabilityWiringOptions {
+  config: Config;
+  logger: Logger;
+  env?: Record<string, string | undefined> | undefined;
+  /** A tracer made by the caller (tests: an SDK with an in-memory exporter); else the NodeSDK from OTEL_*. */
+  tracer?: Tracer | undefined;
+  /** A ledger sink made by the caller (tests); else memory or Redis, as config `store` says. */
+  ledgerSink?: LedgerSink | undefined;
+  /** Node's process metrics on /metrics (default true). */
+  defaultMetrics?: boolean | undefined;
+  /** The ledger's flush interval (default 1 s). */
+  flushIntervalMs?: number | undefined;
+}
+
+function describeProviders(config: Config): (id: string) => ProviderDescription | undefined {
+  const byId = new Map<string, ProviderDescription>();
+  for (const p of config.providers) {
+    let serverAddress: string | undefined;
+    let serverPort: number | undefined;
+    try {
+      if (p.baseUrl) {
+        const u = new URL(p.baseUrl);
+        serverAddress = u.hostname;
+        serverPort = u.port ? Number(u.port) : undefined;
+      }
+    } catch {
+      // A base URL that does not parse names no server.
+    }
+    byId.set(p.id, { protocol: p.protocol, serverAddress, serverPort });
+  }
+  return (id) => byId.get(id);
+}
+
+/**
+ * Usage ledger, pricing, traces, metrics and request logs, wired once. The ledger writes in memory for
+ * the memory store and to Redis (its own connection, the store's prefix) for the Redis store, so
+ * analytics are shared by every instance on that Redis.
+ */
+export async function wireObservability(opts: ObservabilityWiringOptions) {
+  const { config, logger } = opts;
+  const env = opts.env ?? process.env;
+  const telemetry: Telemetry | undefined = opts.tracer ? undefined : await createTelemetry(env);
+  if (telemetry) logger.info({ tracing: telemetry.enabled, reason: telemetry.reason }, 'tracing');
+  const tracer = opts.tracer ?? telemetry!.tracer;
+  const recordContent = telemetry?.config.recordContent ?? false;
+  const metrics = createMetrics({ defaultMetrics: opts.defaultMetrics ?? true });
+  const pricing = createPricing({ entries: configPriceEntries(config) });
+
+  let sink = opts.ledgerSink;
+  let closeSink: (() => Promise<void>) | undefined;
+  if (!sink) {
+    const storeConfig = resolveStoreConfig(config.store, env);
+    if (storeConfig.kind === 'redis') {
+      const redis = connectRedisLedgerSink({
+        url: storeConfig.url,
+        prefix: storeConfig.prefix,
+        connectTimeoutMs: storeConfig.connectTimeoutMs,
+        onError: (message) => logger.warn({ backend: 'redis', feature: 'usage ledger' }, message),
+      });
+      sink = redis.sink;
+      closeSink = redis.close;
+    } else {
+      sink = new MemoryLedgerSink();
+    }
+  }
+  const ledger: UsageLedger = createUsageLedger({
+    sink,
+    flushIntervalMs: opts.flushIntervalMs,
+    onDrop: metrics.recordDroppedEvents,
+    onError: (e) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'usage ledger write failed; events kept for retry'),
+  });
+  metrics.observeLedgerBuffer(() => ledger.stats().buffered);
+  const usage: UsageAnalytics = { sink, flush: () => ledger.flush() };
+
+  return {
+    tracer,
+    metrics,
+    pricing,
+    ledger,
+    usage,
+    /** The gateway as the APIs see it: `served` (the store features around the gateway) observed outermost. */
+    observe<G extends Gateway>(served: G, gateway: Gateway): G & ObservabilityExtras {
+      const observed = withObservability({
+        tracer,
+        recordContent,
+        describeProvider: describeProviders(config),
+        pricing,
+        ledger,
+        metrics,
+        logger,
+        completionLog: gateway.completions,
+        circuitOf: (provider, model) => gateway.breakers.peek(`${provider}/${model}`, performance.now()).state,
+      })(served);
+      // The APIs iterate `stream` with for-await only; the observed one is an async generator too.
+      return { ...served, complete: observed.complete, stream: observed.stream, usage, metrics } as G & ObservabilityExtras;
+    },
+    async close(): Promise<void> {
+      const stats = await ledger.close();
+      if (stats.buffered > 0) logger.warn({ buffered: stats.buffered }, 'usage ledger: events not written at shutdown');
+      await closeSink?.();
+      await telemetry?.shutdown();
+    },
+  };
+}
+
+export type ObservabilityWiring = Awaited<ReturnType<typeof wireObservability>>;

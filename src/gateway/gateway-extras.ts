@@ -1,0 +1,20 @@
+import type { ApiKeyInput, ApiKeyRecord } from '../store/store.ts';
+
+/** Key management for the admin API: the secret is returned by `create` only. */
+export interface ApiKeyAdmin {
+  create(input: ApiKeyInput): Promise<{ secret: string; key: ApiKeyRecord }>;
+  revoke(id: string): Promise<boolean>;
+  list(): Promise<ApiKeyRecord[]>;
+}
+
+/**
+ * What the app attaches to the gateway object the APIs receive, beside the gateway's own API. A field on
+ * the object (not a side table) so it survives wrappers that spread the gateway into a new object.
+ */
+export interface GatewayExtras {
+  apiKeys?: ApiKeyAdmin | undefined;
+}
+
+export function apiKeysOf(gateway: object): ApiKeyAdmin | undefined {
+  return (gateway as GatewayExtras).apiKeys;
+}
