@@ -109,6 +109,8 @@ export async function wireObservability(opts: ObservabilityWiringOptions) {
 
   return {
     tracer,
+    /** False when no tracer was given and no OTEL_* variable turned the SDK on: skip optional spans then. */
+    tracingEnabled: Boolean(opts.tracer) || telemetry?.enabled === true,
     metrics,
     pricing,
     ledger,

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { Config } from './config/index.ts';
 import { withDeploymentQuotas, type DeploymentQuotas } from './gateway/deployment-quotas.ts';
 import type { GatewayExtras } from './gateway/gateway-extras.ts';
@@ -5,6 +6,7 @@ import type { Gateway, GatewayDeps } from './gateway/gateway-service.ts';
 import { shareRoutes } from './gateway/route-sync.ts';
 import { createSharedRouterState, type SharedRouterState } from './gateway/shared-router-state.ts';
 import { withStoreFeatures } from './gateway/store-features.ts';
+import { traceStore } from './gateway/with-observability.ts';
 import { createInMemoryBreakerState } from './router/circuit-breaker.ts';
 import { createAuthenticator, type Authenticator } from './server/authenticator.ts';
 import { createStore, resolveStoreConfig } from './store/create-store.ts';
@@ -26,7 +28,7 @@ export interface StoreWiring {
   /** Router state for createGateway: shared through the store when it is Redis. */
   gatewayDeps: Pick<GatewayDeps, 'breakers' | 'latency'>;
   /** The gateway as the APIs see it: store features around complete/stream, runtime routes shared, key admin. */
-  serve(gateway: Gateway): Promise<Gateway & GatewayExtras>;
+  serve(gateway: Gateway, tracer?: Tracer): Promise<Gateway & GatewayExtras>;
   /** For /readyz: null when fine, else which features run degraded (never the URL or credentials). */
   readiness(): Promise<string | null>;
   close(): Promise<void>;
@@ -73,7 +75,7 @@ export function wireStore(opts: StoreWiringOptions): StoreWiring {
     store,
     auth,
     gatewayDeps: { breakers: deployments.breakers, ...(routerState && { latency: routerState.latency }) },
-    async serve(gateway) {
+    async serve(gateway, tracer) {
       // Give a store that is still connecting a moment, so the first route snapshot usually succeeds.
       for (let i = 0; i < 40; i++) {
         if (await store.ping().then(() => true, () => false)) break;
@@ -82,7 +84,8 @@ export function wireStore(opts: StoreWiringOptions): StoreWiring {
       unsubscribeRoutes = await shareRoutes(gateway.routes, store.routes, onError);
       const served = withStoreFeatures({
         gateway,
-        store,
+        // With tracing on, cache lookups and rate-limit decisions get spans of their own.
+        store: tracer ? traceStore(store, tracer) : store,
         config,
         onTokens: (deployment, tokens) => deployments.recordTokens(deployment, tokens),
         onStoreError: onError,

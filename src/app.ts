@@ -52,7 +52,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   // The APIs get the gateway with the store's features (idempotency → limits → cache) around it, and
   // usage, traces, metrics and request logs around those.
   const base = createGateway({ config, registry, pricing: obs.pricing, ...wiring.gatewayDeps, ...opts.gatewayDeps });
-  const gateway = obs.observe(await wiring.serve(base), base);
+  const gateway = obs.observe(await wiring.serve(base, obs.tracingEnabled ? obs.tracer : undefined), base);
   const server = await startServer({ config, gateway, auth, logger, readiness: [wiring.readiness], metrics: obs.metrics, tracer: obs.tracer }, { host, port });
   return {
     gateway,

@@ -100,8 +100,6 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
       }
       if (path === '/graphql') {
         const body = req.method === 'POST' ? await readBody(req, limit) : '';
-        // The endpoint authenticates synchronously: look a runtime key up first (its error comes from there).
-        await auth.resolve(req.headers.authorization).catch(() => undefined);
         await graphql.handleHttp(req, res, body);
         return;
       }

@@ -161,9 +161,9 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
   const rules = extraValidationRules(config);
 
   /** The caller of an HTTP request, or a 401-carrying GraphQL error (Apollo sends extensions.http's status). */
-  function principalOf(authorization: string | undefined): Principal {
+  async function principalOf(authorization: string | undefined): Promise<Principal> {
     try {
-      return auth.authenticate(authorization);
+      return await auth.resolve(authorization);
     } catch (e) {
       if (e instanceof GatewayError && e.kind === 'auth') {
         throw new GraphQLError(e.message, {
@@ -233,7 +233,7 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
       const result = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body: parsed },
         context: async () =>
-          createContext({ gateway, config, principal: principalOf(headers.get('authorization')), signal: abort.signal, requestId }),
+          createContext({ gateway, config, principal: await principalOf(headers.get('authorization')), signal: abort.signal, requestId }),
       });
       await writeResponse(res, result);
     } catch (e) {
@@ -269,12 +269,12 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
         endOperation(ctx.extra, id, errors[0]?.message ?? 'error');
         return format(errors);
       },
-      onConnect: (ctx) => {
+      onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const fromParams = params.authorization ?? params.Authorization;
         const authorization = typeof fromParams === 'string' ? fromParams : ctx.extra.request.headers.authorization;
         try {
-          ctx.extra.principal = auth.authenticate(authorization);
+          ctx.extra.principal = await auth.resolve(authorization);
         } catch (e) {
           if (!(e instanceof GatewayError && e.kind === 'auth')) throw e;
           // 4401 tells the client its credentials are the problem (graphql-ws would say 4403 Forbidden).
