@@ -119,6 +119,7 @@ export async function wireObservability(opts: ObservabilityWiringOptions) {
     observe<G extends Gateway>(served: G, gateway: Gateway): G & ObservabilityExtras {
       const observed = withObservability({
         tracer,
+        tracingEnabled: Boolean(opts.tracer) || telemetry?.enabled === true,
         recordContent,
         describeProvider: describeProviders(config),
         pricing,

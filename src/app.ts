@@ -53,7 +53,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   // usage, traces, metrics and request logs around those.
   const base = createGateway({ config, registry, pricing: obs.pricing, ...wiring.gatewayDeps, ...opts.gatewayDeps });
   const gateway = obs.observe(await wiring.serve(base, obs.tracingEnabled ? obs.tracer : undefined), base);
-  const server = await startServer({ config, gateway, auth, logger, readiness: [wiring.readiness], metrics: obs.metrics, tracer: obs.tracer }, { host, port });
+  const server = await startServer({ config, gateway, auth, logger, readiness: [wiring.readiness], metrics: obs.metrics, tracer: obs.tracingEnabled ? obs.tracer : undefined }, { host, port });
   return {
     gateway,
     server,

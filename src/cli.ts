@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
-import { createApp } from './app.ts';
+import { isClusterWorker, runPrimary, SIM_URLS_ENV, workerCount } from './cli-cluster.ts';
 import { configJsonSchema, ConfigError, defaultConfig, loadConfigFile, parseConfig, type Config } from './config/index.ts';
 import { faultFlags, type FaultsInput } from './simulator/faults.ts';
 import { SIM_PROTOCOLS, type SimProtocol } from './simulator/protocol.ts';
 import { startSimulator, type Simulator } from './simulator/simulator-server.ts';
 
 const USAGE = `usage:
-  switchboard start [--config file.yaml] [--host 127.0.0.1] [--port 4000]
+  switchboard start [--config file.yaml] [--host 127.0.0.1] [--port 4000]   (SWITCHBOARD_WORKERS=N: N processes, node:cluster)
   switchboard simulate --protocol openai|anthropic|gemini|ollama [--port 0] [--host 127.0.0.1] [--api-key KEY] [fault flags]
   switchboard config-schema
 
@@ -24,15 +24,53 @@ async function start(argv: string[]): Promise<void> {
   });
   const env = process.env;
   const configPath = values.config ?? env.SWITCHBOARD_CONFIG;
+  let workers = 1;
+  try {
+    workers = workerCount(env.SWITCHBOARD_WORKERS);
+  } catch (err) {
+    fail((err as Error).message);
+  }
   const sims: Simulator[] = [];
+  const describe = (url: string, simLines: string[]) => [
+    `  GraphQL        ${url}/graphql   (HTTP and WebSocket graphql-transport-ws)`,
+    `  OpenAI-compat  ${url}/v1        (chat/completions, models, embeddings)`,
+    `  health         ${url}/healthz   ${url}/readyz`,
+    ...(simLines.length > 0 ? ['  no config given: simulated providers', ...simLines] : [`  config         ${configPath}`]),
+  ];
+  const simLines = () => sims.map((s) => `    ${s.protocol.padEnd(10)} ${s.url}`);
+  const startSims = async () => {
+    for (const protocol of SIM_PROTOCOLS) sims.push(await startSimulator({ protocol, port: 0 }));
+    return Object.fromEntries(sims.map((s) => [s.protocol, s.url])) as Record<SimProtocol, string>;
+  };
+  if (workers > 1 && !isClusterWorker()) {
+    // The primary: check the config once (a bad one stops here, not in N workers), then fork.
+    try {
+      if (configPath) await loadConfigFile(configPath, env);
+    } catch (err) {
+      if (err instanceof ConfigError) fail(err.message);
+      throw err;
+    }
+    const urls = configPath ? undefined : await startSims();
+    runPrimary({
+      workers,
+      describe: (url) => describe(url, simLines()),
+      ...(urls && { env: { [SIM_URLS_ENV]: JSON.stringify(urls) } }),
+      onStopped: async () => {
+        await Promise.all(sims.map((s) => s.close()));
+      },
+    });
+    return;
+  }
   let config: Config;
   try {
     if (configPath) {
       config = await loadConfigFile(configPath, env);
+    } else if (isClusterWorker() && env[SIM_URLS_ENV]) {
+      // A worker of a cluster without config: the primary's simulators.
+      config = parseConfig(defaultConfig(JSON.parse(env[SIM_URLS_ENV]) as Record<SimProtocol, string>, env), env, 'built-in default config');
     } else {
       // Out of the box: the four simulators in process on loopback, and a config that routes to them.
-      for (const protocol of SIM_PROTOCOLS) sims.push(await startSimulator({ protocol, port: 0 }));
-      const urls = Object.fromEntries(sims.map((s) => [s.protocol, s.url])) as Record<SimProtocol, string>;
+      const urls = await startSims();
       config = parseConfig(defaultConfig(urls, env), env, 'built-in default config');
     }
   } catch (err) {
@@ -40,21 +78,15 @@ async function start(argv: string[]): Promise<void> {
     throw err;
   }
   const port = values.port ?? env.PORT;
+  // Loaded here, after NODE_ENV is settled (see main): graphql-js picks its `instanceOf` when it loads.
+  const { createApp } = await import('./app.ts');
   const app = await createApp({
     config,
     listen: { host: values.host ?? env.HOST ?? config.server.host, port: port !== undefined ? Number(port) : config.server.port },
   }).catch((err: Error) => fail(err.message));
   const url = app.server.url;
-  const lines = [
-    `switchboard listening on ${url}`,
-    `  GraphQL        ${url}/graphql   (HTTP and WebSocket graphql-transport-ws)`,
-    `  OpenAI-compat  ${url}/v1        (chat/completions, models, embeddings)`,
-    `  health         ${url}/healthz   ${url}/readyz`,
-    ...(sims.length > 0
-      ? ['  no config given: simulated providers', ...sims.map((s) => `    ${s.protocol.padEnd(10)} ${s.url}`)]
-      : [`  config         ${configPath}`]),
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  // In a cluster the primary prints the address once every worker listens.
+  if (!isClusterWorker()) process.stdout.write(`${[`switchboard listening on ${url}`, ...describe(url, simLines())].join('\n')}\n`);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -114,6 +146,10 @@ async function simulate(argv: string[]): Promise<void> {
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
+  // Production unless told otherwise: graphql-js's development build checks every failed `instanceof`
+  // for a second copy of the library (a measurable share of each GraphQL request). Apollo's settings
+  // that NODE_ENV would change (introspection, stack traces, landing page) are all set explicitly.
+  process.env.NODE_ENV ??= 'production';
   try {
     switch (command) {
       case 'start':

@@ -111,6 +111,15 @@ export function killAllNow(): void {
 // ------------------------------------------------------------------------------------------------
 // Resource sampling from /proc
 
+/** Direct children of a process (Linux: /proc/<pid>/task/<tid>/children). */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 const CLK_TCK = 100; // USER_HZ: 100 on every Linux the harness targets
 
 function readRssKiB(pid: number): number | undefined {
@@ -148,9 +157,17 @@ export class ProcSampler {
   private timer: NodeJS.Timeout | undefined;
   private peakKiB = 0;
   private lastKiB = 0;
+  /** Also count the direct children (a node:cluster primary's workers): RSS and CPU summed. */
+  private readonly withChildren: boolean;
 
-  constructor(pid: number) {
+  constructor(pid: number, opts: { withChildren?: boolean } = {}) {
     this.pid = pid;
+    this.withChildren = opts.withChildren ?? false;
+  }
+
+  /** The pid and, with `withChildren`, its direct children. */
+  pids(): number[] {
+    return this.withChildren ? [this.pid, ...childPids(this.pid)] : [this.pid];
   }
 
   start(): this {
@@ -165,7 +182,11 @@ export class ProcSampler {
   }
 
   private sample(): void {
-    const kib = readRssKiB(this.pid);
+    let kib: number | undefined;
+    for (const pid of this.pids()) {
+      const k = readRssKiB(pid);
+      if (k !== undefined) kib = (kib ?? 0) + k;
+    }
     if (kib === undefined) return;
     this.lastKiB = kib;
     if (kib > this.peakKiB) this.peakKiB = kib;
@@ -180,7 +201,8 @@ export class ProcSampler {
     this.sample();
     this.peakKiB = this.lastKiB;
     const rssStart = this.lastKiB;
-    const cpu0 = readCpuSeconds(this.pid);
+    const cpu = () => this.pids().reduce((a, p) => a + readCpuSeconds(p), 0);
+    const cpu0 = cpu();
     const t0 = performance.now();
     return {
       end: () => {
@@ -189,7 +211,7 @@ export class ProcSampler {
           rssStartMiB: rssStart / 1024,
           rssPeakMiB: this.peakKiB / 1024,
           rssEndMiB: this.lastKiB / 1024,
-          cpuSeconds: readCpuSeconds(this.pid) - cpu0,
+          cpuSeconds: cpu() - cpu0,
           wallSeconds: (performance.now() - t0) / 1000,
         };
       },

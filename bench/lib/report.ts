@@ -1,6 +1,6 @@
 /** Rows of the results table and their markdown. */
 
-export type Unit = 'ms' | 'req/s' | 'MiB' | 'µs' | 'count';
+export type Unit = 'ms' | 'req/s' | 'MiB' | 'MiB/min' | 'µs' | 'count';
 
 export interface Row {
   scenario: string;
@@ -22,7 +22,7 @@ export interface Row {
 
 export interface ResourceRow {
   phase: string;
-  process: 'gateway' | 'bare proxy' | 'upstream mock';
+  process: 'gateway' | 'bare proxy' | 'upstream mock' | 'gateway (Redis store)' | 'gateway (2 workers)';
   /** Which workload, when a process serves several in one phase (e.g. gateway REST and GraphQL). */
   target?: string;
   wallS: number;
@@ -46,6 +46,8 @@ function num(v: number | undefined, unit: Unit, signed = false): string {
       return `${sign}${Math.round(v).toLocaleString('en-US')} req/s`;
     case 'MiB':
       return `${sign}${v.toFixed(1)} MiB`;
+    case 'MiB/min':
+      return `${v >= 0 ? '+' : ''}${v.toFixed(2)} MiB/min`;
     case 'count':
       return `${sign}${v}`;
   }

@@ -100,13 +100,18 @@ export function withStoreFeatures(deps: StoreFeaturesDeps): Gateway {
       tokens(c);
       return c;
     },
-    async *stream(req): AsyncGenerator<CompletionEvent> {
-      for await (const ev of gateway.stream(req)) {
-        if (ev.type === 'done') tokens(ev.completion);
-        yield ev;
-      }
+    stream(req): AsyncIterable<CompletionEvent> {
+      // Without deployment quotas there is nobody to tell the tokens to: no generator layer of ours.
+      return deps.onTokens && hasDeploymentQuotas ? countTokens(gateway.stream(req)) : gateway.stream(req);
     },
   };
+  const hasDeploymentQuotas = Object.keys(quotas.deployments).length > 0;
+  async function* countTokens(events: AsyncIterable<CompletionEvent>): AsyncGenerator<CompletionEvent> {
+    for await (const ev of events) {
+      if (ev.type === 'done') tokens(ev.completion);
+      yield ev;
+    }
+  }
   function tokens(c: Completion): void {
     if (!c.cached) deps.onTokens?.(`${c.provider}/${c.model}`, c.usage.inputTokens + c.usage.outputTokens);
   }
@@ -129,8 +134,7 @@ export function withStoreFeatures(deps: StoreFeaturesDeps): Gateway {
   return {
     ...gateway,
     complete: (req: GatewayRequest) => handlers.complete(normalize(req)),
-    async *stream(req: GatewayRequest): AsyncGenerator<CompletionEvent> {
-      yield* handlers.stream(normalize(req));
-    },
+    // The APIs iterate it with for-await; observability (outermost) wraps it in its own generator.
+    stream: (req: GatewayRequest) => handlers.stream(normalize(req)) as AsyncGenerator<CompletionEvent>,
   };
 }

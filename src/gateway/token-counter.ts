@@ -50,7 +50,8 @@ export function createTokenCounter(): TokenCounter {
 
   const start = (): Worker => {
     if (worker) return worker;
-    const w = new Worker(new URL('./token-count-worker.ts', import.meta.url));
+    // `.ts` when running the sources, `.js` from the build (dist/).
+    const w = new Worker(new URL(`./token-count-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
     w.unref();
     w.on('message', (m: { id: number; tokens: number }) => {
       pending.get(m.id)?.ok(m.tokens);

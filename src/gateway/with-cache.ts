@@ -191,40 +191,52 @@ export function withCache<R extends StoreRequest>(store: Store, opts: WithCacheO
       return completion;
     },
 
-    async *stream(req): AsyncGenerator<CompletionEvent> {
+    stream(req): AsyncIterable<CompletionEvent> {
       const started = now();
       let plan: Plan;
-      let got: { hit: Completion } | { claim: Claim };
       try {
         plan = planFor(req);
-        if (!plan.use) {
-          setMeta(req, 'BYPASS');
-          yield* next.stream(req);
-          return;
-        }
-        got = await before(req, plan, started, true);
       } catch (e) {
-        const error = e instanceof GatewayError ? e : new GatewayError('internal', String(e), { cause: e });
-        yield { type: 'error', id: newId(), error, partialText: '', attempts: [] };
-        return;
+        return failedStream(e);
       }
-      if ('hit' in got) {
-        yield* replayAsStream(got.hit);
-        return;
+      if (!plan.use) {
+        // Not cacheable: the inner stream is handed through, without a generator layer (microtasks per event) of ours.
+        setMeta(req, 'BYPASS');
+        return next.stream(req);
       }
-      try {
-        for await (const ev of next.stream(req)) {
-          if (ev.type === 'done') {
-            // Stored before the done event goes out: a client that stops reading at `done` ends this generator.
-            await save(req, plan.key, ev.completion, plan.ttlMs);
-            await settleClaim(got.claim, req, ev.completion);
-          }
-          yield ev;
-        }
-      } finally {
-        // Also when the stream failed or the client went away: waiting followers must not wait for the lock to expire.
-        await settleClaim(got.claim, req, undefined);
-      }
+      return cachedStream(req, plan, started, next);
     },
   });
+
+  async function* failedStream(e: unknown): AsyncGenerator<CompletionEvent> {
+    const error = e instanceof GatewayError ? e : new GatewayError('internal', String(e), { cause: e });
+    yield { type: 'error', id: newId(), error, partialText: '', attempts: [] };
+  }
+
+  async function* cachedStream(req: R, plan: Extract<Plan, { use: true }>, started: number, next: Handlers<R>): AsyncGenerator<CompletionEvent> {
+    let got: { hit: Completion } | { claim: Claim };
+    try {
+      got = await before(req, plan, started, true);
+    } catch (e) {
+      yield* failedStream(e);
+      return;
+    }
+    if ('hit' in got) {
+      yield* replayAsStream(got.hit);
+      return;
+    }
+    try {
+      for await (const ev of next.stream(req)) {
+        if (ev.type === 'done') {
+          // Stored before the done event goes out: a client that stops reading at `done` ends this generator.
+          await save(req, plan.key, ev.completion, plan.ttlMs);
+          await settleClaim(got.claim, req, ev.completion);
+        }
+        yield ev;
+      }
+    } finally {
+      // Also when the stream failed or the client went away: waiting followers must not wait for the lock to expire.
+      await settleClaim(got.claim, req, undefined);
+    }
+  }
 }

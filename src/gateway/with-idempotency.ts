@@ -104,21 +104,8 @@ export function withIdempotency<R extends StoreRequest>(store: Store, opts: With
     }
   }
 
-  return (next: Handlers<R>): Handlers<R> => ({
-    async complete(req) {
-      const s = await start(req);
-      if (!s) return next.complete(req);
-      if (!s.begin.run) return s.begin.completion;
-      let completion: Completion | undefined;
-      try {
-        completion = await next.complete(req);
-        return completion;
-      } finally {
-        await finish(s.key, s.bodyHash, completion);
-      }
-    },
-
-    async *stream(req): AsyncGenerator<CompletionEvent> {
+  return (next: Handlers<R>): Handlers<R> => {
+    async function* idempotentStream(req: R): AsyncGenerator<CompletionEvent> {
       let s: Awaited<ReturnType<typeof start>>;
       try {
         s = await start(req);
@@ -147,6 +134,27 @@ export function withIdempotency<R extends StoreRequest>(store: Store, opts: With
       } finally {
         if (!finished) await finish(s.key, s.bodyHash, undefined);
       }
-    },
-  });
+    }
+
+    return {
+      async complete(req) {
+        if (req.idempotencyKey === undefined) return next.complete(req);
+        const s = await start(req);
+        if (!s) return next.complete(req);
+        if (!s.begin.run) return s.begin.completion;
+        let completion: Completion | undefined;
+        try {
+          completion = await next.complete(req);
+          return completion;
+        } finally {
+          await finish(s.key, s.bodyHash, completion);
+        }
+      },
+
+      stream(req): AsyncIterable<CompletionEvent> {
+        // No key: the inner stream is handed through, without a generator layer (microtasks per event) of ours.
+        return req.idempotencyKey === undefined ? next.stream(req) : idempotentStream(req);
+      },
+    };
+  };
 }

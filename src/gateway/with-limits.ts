@@ -184,19 +184,8 @@ export function withLimits<R extends StoreRequest>(store: Store, opts: WithLimit
     for (const r of await Promise.allSettled(jobs)) if (r.status === 'rejected') opts.onStoreError?.('limits settle', r.reason);
   }
 
-  return (next: Handlers<R>): Handlers<R> => ({
-    async complete(req) {
-      const a = await admit(req);
-      let completion: Completion | undefined;
-      try {
-        completion = await next.complete(a.req);
-        return completion;
-      } finally {
-        await settle(a, completion, false);
-      }
-    },
-
-    async *stream(req): AsyncGenerator<CompletionEvent> {
+  return (next: Handlers<R>): Handlers<R> => {
+    async function* limitedStream(req: R): AsyncGenerator<CompletionEvent> {
       let a: Admission<R>;
       try {
         a = await admit(req);
@@ -219,6 +208,26 @@ export function withLimits<R extends StoreRequest>(store: Store, opts: WithLimit
       } finally {
         if (!settled) await settle(a, undefined, started);
       }
-    },
-  });
+    }
+
+    return {
+      async complete(req) {
+        // No limit or budget applies to this caller: admission and settlement would do nothing.
+        if (subjects(req).length === 0) return next.complete(req);
+        const a = await admit(req);
+        let completion: Completion | undefined;
+        try {
+          completion = await next.complete(a.req);
+          return completion;
+        } finally {
+          await settle(a, completion, false);
+        }
+      },
+
+      stream(req): AsyncIterable<CompletionEvent> {
+        // Nothing to admit or settle: the inner stream is handed through, without a generator layer of ours.
+        return subjects(req).length === 0 ? next.stream(req) : limitedStream(req);
+      },
+    };
+  };
 }

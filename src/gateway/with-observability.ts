@@ -17,6 +17,11 @@ import type { Handlers, StoreRequest } from './handlers.ts';
 export interface ObservabilityDeps {
   /** The no-op tracer when tracing is off (spans cost nothing, trace ids are null). */
   tracer: Tracer;
+  /**
+   * False when `tracer` is the no-op one: the route span, its context switches per stream event and the
+   * attempt hooks are skipped altogether (they would record nothing). Default true.
+   */
+  tracingEnabled?: boolean;
   /** Record prompts and outputs on spans (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT). */
   recordContent?: boolean;
   describeProvider?: (providerId: string) => ProviderDescription | undefined;
@@ -93,6 +98,36 @@ export function withObservability<R extends StoreRequest>(deps: ObservabilityDep
     const inner: Observed<R> = { ...req, meta: req.meta ?? {}, onAttempt: t.onAttempt, onPlan: t.onPlan };
     return { t, usage, inner };
   }
+
+  /** Tracing off: usage, metrics and the log line only (no span would be recorded, trace ids are null). */
+  const untraced = (next: Handlers<R>): Handlers<R> => ({
+    complete(req) {
+      const usage = withUsage({ record: recorder(req, null), pricing: deps.pricing, now: deps.now, wallClock: deps.wallClock });
+      const inner: R = req.meta ? req : { ...req, meta: {} };
+      return usage.complete(usageContext(req), async () => {
+        try {
+          const c = await next.complete(inner);
+          if (req.meta !== inner.meta) req.meta = inner.meta;
+          finished(c);
+          return c;
+        } catch (e) {
+          const attempts = (e as { attempts?: unknown }).attempts;
+          if (Array.isArray(attempts)) observeAttempts(req.model ?? req.route ?? '', attempts as AttemptRecord[]);
+          throw e;
+        }
+      });
+    },
+
+    stream(req) {
+      const usage = withUsage({ record: recorder(req, null), pricing: deps.pricing, now: deps.now, wallClock: deps.wallClock });
+      const inner: R = req.meta ? req : { ...req, meta: {} };
+      return usage.stream(usageContext(req), next.stream(inner), (ev) => {
+        if (ev.type === 'done') finished(ev.completion);
+        else if (ev.type === 'error') observeAttempts(req.model ?? req.route ?? '', ev.attempts);
+      });
+    },
+  });
+  if (deps.tracingEnabled === false) return untraced;
 
   return (next: Handlers<R>): Handlers<R> => ({
     complete(req) {

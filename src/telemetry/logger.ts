@@ -91,6 +91,24 @@ export interface RequestLogFields {
  * The one log line per request: the ledger's fields under stable names, at info (warn when it failed).
  * Fields are copied one by one, so whatever else rides on the object never reaches the log.
  */
+const unredacted = new WeakMap<Logger, Logger>();
+
+/**
+ * The request line's logger: the same destination and secret masking (the `streamWrite` hook) without
+ * path redaction. The line's fields are fixed and none names a secret, so the ~80 wildcard paths would
+ * find nothing, at ~0.45 ms per line (measured: a third of a REST request's CPU); without them ~12 µs.
+ */
+function requestLogger(log: Logger): Logger {
+  let child = unredacted.get(log);
+  if (!child) {
+    child = log.child({}, { redact: { paths: [] } });
+    unredacted.set(log, child);
+  }
+  // A child keeps the level it was made with; follow the parent's if it changed since.
+  if (child.level !== log.level) child.level = log.level;
+  return child;
+}
+
 export function logRequest(log: Logger, e: RequestLogFields): void {
   const line = {
     requestId: e.id,
@@ -113,6 +131,7 @@ export function logRequest(log: Logger, e: RequestLogFields): void {
     errorKind: e.errorKind,
     traceId: e.traceId,
   };
-  if (e.status === 'error') log.warn(line, 'request failed');
-  else log.info(line, 'request');
+  const out = requestLogger(log);
+  if (e.status === 'error') out.warn(line, 'request failed');
+  else out.info(line, 'request');
 }

@@ -121,6 +121,9 @@ export function createMetrics(opts: MetricsOptions = {}) {
     },
   });
 
+  /** The circuit state last set per deployment (the gauge's label sets are bounded by the config the same way). */
+  const circuitStates = new Map<string, CircuitState>();
+
   function recordRequest(e: RequestMetricsInput): void {
     const provider = e.provider ?? 'none';
     const model = e.model ?? 'none';
@@ -144,7 +147,13 @@ export function createMetrics(opts: MetricsOptions = {}) {
     recordCacheLookup: (route: string, hit: boolean) => cache.inc({ route, result: hit ? 'hit' : 'miss' }),
     recordFallback: (route: string, fromProvider: string, toProvider: string, reason: string) =>
       fallbacks.inc({ route, from_provider: fromProvider, to_provider: toProvider, reason }),
-    setCircuitState: (provider: string, model: string, state: CircuitState) => circuit.set({ provider, model }, CIRCUIT_VALUE[state]),
+    setCircuitState: (provider: string, model: string, state: CircuitState) => {
+      // Called after every request for each deployment it used; the gauge only changes when the state does.
+      const key = `${provider}\u0000${model}`;
+      if (circuitStates.get(key) === state) return;
+      circuitStates.set(key, state);
+      circuit.set({ provider, model }, CIRCUIT_VALUE[state]);
+    },
     /** Pass as the ledger's `onDrop`. */
     recordDroppedEvents: (count: number) => dropped.inc(count),
     /** Reports the ledger's buffer size at scrape time. */

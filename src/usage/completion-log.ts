@@ -1,32 +1,51 @@
 /**
  * Recent completions kept in process, newest first, bounded. Serves `completion(id)` and
  * `completions(first, after)` until the usage ledger (store-backed) takes over.
+ * A ring buffer: adding is O(1) at any capacity (an array with shift() moved every entry per request).
  */
 export class CompletionLog<T extends { id: string }> {
-  private readonly items: T[] = [];
+  private readonly slots: Array<T | undefined>;
+  /** Where the next item goes; the oldest item sits here once the ring is full. */
+  private head = 0;
+  private size = 0;
   private readonly byId = new Map<string, T>();
   private readonly capacity: number;
 
   constructor(capacity = 1000) {
-    this.capacity = capacity;
+    this.capacity = Math.max(1, capacity);
+    this.slots = new Array<T | undefined>(this.capacity);
   }
 
   add(item: T): void {
-    this.items.push(item);
+    if (this.size === this.capacity) {
+      const old = this.slots[this.head]!;
+      // The same id may have been added again since: only forget the mapping if it still points here.
+      if (this.byId.get(old.id) === old) this.byId.delete(old.id);
+    } else this.size++;
+    this.slots[this.head] = item;
+    this.head = (this.head + 1) % this.capacity;
     this.byId.set(item.id, item);
-    if (this.items.length > this.capacity) {
-      const old = this.items.shift()!;
-      this.byId.delete(old.id);
-    }
+  }
+
+  /** Slot index of the i-th newest item (0 = newest). */
+  private at(i: number): number {
+    return (this.head - 1 - i + 2 * this.capacity) % this.capacity;
   }
 
   /** Replaces the item with the same id (e.g. the same completion once its trace id is known), else adds it. */
   put(item: T): void {
-    if (!this.byId.has(item.id)) return this.add(item);
+    const current = this.byId.get(item.id);
+    if (current === undefined) return this.add(item);
     this.byId.set(item.id, item);
-    // Usually one of the newest: search from the end.
-    const i = this.items.findLastIndex((x) => x.id === item.id);
-    if (i >= 0) this.items[i] = item;
+    if (current === item) return;
+    // Usually one of the newest: search from the newest end.
+    for (let i = 0; i < this.size; i++) {
+      const slot = this.at(i);
+      if (this.slots[slot] === current) {
+        this.slots[slot] = item;
+        return;
+      }
+    }
   }
 
   get(id: string): T | undefined {
@@ -38,8 +57,8 @@ export class CompletionLog<T extends { id: string }> {
     const out: T[] = [];
     let started = after === undefined;
     let hasNextPage = false;
-    for (let i = this.items.length - 1; i >= 0; i--) {
-      const item = this.items[i]!;
+    for (let i = 0; i < this.size; i++) {
+      const item = this.slots[this.at(i)]!;
       if (!started) {
         if (item.id === after) started = true;
         continue;

@@ -140,13 +140,15 @@ export function withUsage(deps: WithUsageDeps) {
     }
   }
 
-  async function* stream(ctx: UsageRequestContext, events: AsyncIterable<CompletionEvent>): AsyncGenerator<CompletionEvent> {
+  /** `tap` sees each event first (before it is recorded): lets a caller observe the stream without a generator layer of its own. */
+  async function* stream(ctx: UsageRequestContext, events: AsyncIterable<CompletionEvent>, tap?: (ev: CompletionEvent) => void): AsyncGenerator<CompletionEvent> {
     const started = now();
     let where: { id: string; route?: string; routeVersion?: number; provider?: string; model?: string } = { id: '' };
     let ttftMs: number | null = null;
     let ended = false;
     try {
       for await (const ev of events) {
+        tap?.(ev);
         switch (ev.type) {
           case 'start':
             where = { id: ev.id, route: ev.route, routeVersion: ev.routeVersion, provider: ev.provider, model: ev.model };

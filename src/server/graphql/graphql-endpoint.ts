@@ -256,6 +256,19 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
     span.end();
   }
 
+  /**
+   * Subscription documents that parsed and validated, by query text: clients send the same few queries,
+   * and parse + validate was most of a subscription's set-up. Validation depends on the document only
+   * (schema and rules are fixed; depth and complexity do not read variables). Bounded: 200 documents of
+   * at most 16 KiB of text each (a few MiB at worst), oldest out first.
+   */
+  const validDocuments = new Map<string, DocumentNode>();
+  const remember = (query: string, document: DocumentNode) => {
+    if (query.length > 16_384) return;
+    if (validDocuments.size >= 200) validDocuments.delete(validDocuments.keys().next().value!);
+    validDocuments.set(query, document);
+  };
+
   const disposable = useServer<Record<string, unknown> | undefined, Extra>(
     {
       schema,
@@ -290,14 +303,17 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
         return true;
       },
       onSubscribe: (ctx, id, payload) => {
-        let document: DocumentNode;
-        try {
-          document = parse(payload.query);
-        } catch (e) {
-          return [e instanceof GraphQLError ? e : new GraphQLError('could not parse the query')];
+        let document = validDocuments.get(payload.query);
+        if (document === undefined) {
+          try {
+            document = parse(payload.query);
+          } catch (e) {
+            return [e instanceof GraphQLError ? e : new GraphQLError('could not parse the query')];
+          }
+          const errors = validate(schema, document, [...specifiedRules, ...rules]);
+          if (errors.length > 0) return errors.map(withValidationCode);
+          remember(payload.query, document);
         }
-        const errors = validate(schema, document, [...specifiedRules, ...rules]);
-        if (errors.length > 0) return errors.map(withValidationCode);
         let operation: OtelContext | undefined;
         if (deps.tracer) {
           // Continues the trace of the upgrade request (W3C traceparent), if it carried one.
