@@ -43,9 +43,14 @@ describe('docker-compose.yml', () => {
     expect(compose.services.jaeger.environment.COLLECTOR_OTLP_ENABLED).toBe('true');
   });
 
-  it('the Dockerfile runs the gateway on Node 24', async () => {
+  it('the Dockerfile builds to dist/ and runs the build on Node 24, with the SDL beside it', async () => {
     const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
-    expect(dockerfile).toMatch(/^FROM node:24/m);
-    expect(dockerfile).toContain('CMD ["node", "src/cli.ts", "start"]');
+    expect(dockerfile.match(/^FROM node:24\S*/gm)).toHaveLength(2);
+    expect(dockerfile).toContain('RUN npm run build');
+    expect(dockerfile).toContain('COPY --from=build /app/dist ./dist');
+    expect(dockerfile).toContain('COPY schema ./schema');
+    expect(dockerfile).toContain('CMD ["node", "dist/src/cli.js", "start"]');
+    const compose = await load('docker-compose.yml');
+    for (const p of ['openai', 'anthropic', 'gemini', 'ollama']) expect(compose.services[`sim-${p}`].command.slice(0, 3)).toEqual(['node', 'dist/src/cli.js', 'simulate']);
   });
 });
