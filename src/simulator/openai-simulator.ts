@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ErrorResponse, ProtocolSimulator, SimContext, SimErrorKind, SimRequest } from './protocol.ts';
-import { chunkText, countTokens, fragment, planReply, type PlannedReply, type ReplyInput, type ToolOffer, embeddingOf } from './reply.ts';
+import { chunkText, countTokens, fragment, planReply, type ReplyInput, type ToolOffer, embeddingOf, applyStop } from './reply.ts';
 
 /**
  * OpenAI Chat Completions / Embeddings / Models, written from the wire reference
@@ -327,18 +327,6 @@ function cachedTokens(ctx: SimContext, req: ChatRequest): number {
     if (ctx.prefixCache.touch(`openai:${key}`) === 'read') cached = Math.floor(prefixTokens / CACHE_GRANULARITY) * CACHE_GRANULARITY;
   }
   return cached;
-}
-
-function applyStop(plan: PlannedReply, stop: string[]): PlannedReply {
-  if (stop.length === 0 || !plan.text) return plan;
-  let cut = -1;
-  for (const s of stop) {
-    const i = plan.text.indexOf(s);
-    if (i >= 0 && (cut < 0 || i < cut)) cut = i;
-  }
-  if (cut < 0) return plan;
-  const text = plan.text.slice(0, cut);
-  return { ...plan, text, finish: 'stop', outputTokens: countTokens(text) };
 }
 
 async function chat(ctx: SimContext, startedAt: number, deployment: string | undefined): Promise<void> {

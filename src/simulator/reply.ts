@@ -209,3 +209,16 @@ export function embeddingOf(text: string, dims: number): number[] {
   const scale = 1 / Math.sqrt(norm || 1);
   return v.map((x) => Math.fround(x * scale));
 }
+
+/** Cuts a planned text reply at the first stop sequence, as providers do (the sequence itself is not sent). */
+export function applyStop(plan: PlannedReply, stop: string[]): PlannedReply {
+  if (stop.length === 0 || !plan.text) return plan;
+  let cut = -1;
+  for (const s of stop) {
+    const i = plan.text.indexOf(s);
+    if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+  }
+  if (cut < 0) return plan;
+  const text = plan.text.slice(0, cut);
+  return { ...plan, text, finish: 'stop', outputTokens: countTokens(text) };
+}
