@@ -1,32 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 
 const CLI = join(import.meta.dirname, '../../src/cli.ts');
 
-/** A key prefix no other test run (or engineer) uses, so tests touch and drop only their own keys. */
-export function uniquePrefix(label: string): string {
-  return `sbit:${label}:${process.pid}:${randomBytes(4).toString('hex')}:`;
-}
-
-/** Deletes every key under the prefix (SCAN, never FLUSH: the server is shared). */
-export async function dropPrefix(prefix: string, url = 'redis://127.0.0.1:6379'): Promise<void> {
-  const r = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await r.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    r.disconnect();
-  }
-}
+// One place for Redis key hygiene in tests: a unique prefix per run, and SCAN-based clean-up of it.
+export { dropPrefix, uniquePrefix } from '../store/redis-harness.ts';
 
 export interface GatewayProcess {
   url: string;
