@@ -19,10 +19,11 @@ import { createExecutor, RoutingError, type AttemptRecord, type ExecutorDeps } f
 import { createInMemoryLatencyWindow, type LatencyWindow } from '../router/latency-window.ts';
 import { describeExclusions, planRoute, targetKey, type RoutePlan, type Target } from '../router/route-plan.ts';
 import { expectedCostUsd } from '../router/strategies.ts';
-import { RouteTable, type VersionedRoute } from '../router/route-table.ts';
+import { RouteTable } from '../router/route-table.ts';
 import { CompletionLog } from '../usage/completion-log.ts';
 import { configPriceEntries, createPricing, usageOrEstimate, type PriceSource, type Pricing } from '../usage/pricing.ts';
 import { Catalog } from './catalog.ts';
+import { createRouteResolver } from './route-resolver.ts';
 import { noCandidateKind, realSleep, totalCost } from './routing-support.ts';
 import { continuationRequest, spliceContinuation } from './continuation.ts';
 import { providerHealth } from './provider-health.ts';
@@ -87,47 +88,7 @@ export function createGateway(deps: GatewayDeps) {
   const executor = createExecutor({ now, sleep: deps.sleep ?? realSleep, random, breakers, latency, setTimer: deps.setTimer });
   const pricing = deps.pricing ?? createPricing({ entries: configPriceEntries(config) });
 
-  function authorize(principal: Principal | undefined, route: string | undefined, model: string | undefined): void {
-    if (!principal) return;
-    if (route !== undefined && principal.routes && !principal.routes.includes(route)) {
-      throw new GatewayError('forbidden', `key "${principal.name}" may not use route "${route}"`, { param: 'route' });
-    }
-    if (model !== undefined && principal.models && !principal.models.includes(model)) {
-      throw new GatewayError('forbidden', `key "${principal.name}" may not use model "${model}"`, { param: 'model' });
-    }
-  }
-
-  /** The route a request runs on: a named route, or a synthetic one over every deployment of a pinned model. */
-  function resolve(req: GatewayRequest): { route: RouteConfig; version: number; targets: Target[] } {
-    if (req.model !== undefined) {
-      const named = routes.get(req.model);
-      // REST clients put route names in `model`; a route wins over a model of the same name.
-      if (named && req.route === undefined) {
-        authorize(req.principal, named.route.name, undefined);
-        return { route: named.route, version: named.version, targets: catalog.targetsOf(named.route) };
-      }
-      const entries = catalog.resolveModel(req.model);
-      if (entries.length === 0) {
-        throw new GatewayError('not_found', `unknown model or route "${req.model}"`, { param: 'model' });
-      }
-      authorize(req.principal, undefined, entries[0]!.model.id);
-      const route: RouteConfig = {
-        name: `model:${req.model}`,
-        strategy: 'priority',
-        targets: entries.map((e) => ({ provider: e.provider.id, model: e.model.id, weight: 1 })),
-        maxAttempts: Math.max(2, entries.length * 2),
-        deadlineMs: 120_000,
-        resumeStreams: false,
-        expectedOutputTokens: 256,
-      };
-      return { route, version: 0, targets: entries.map((e) => e.target) };
-    }
-    const name = req.route ?? config.defaults.route;
-    const found: VersionedRoute | undefined = routes.get(name);
-    if (!found) throw new GatewayError('not_found', `unknown route "${name}"`, { param: 'route' });
-    authorize(req.principal, name, undefined);
-    return { route: found.route, version: found.version, targets: catalog.targetsOf(found.route) };
-  }
+  const { authorize, resolve } = createRouteResolver({ catalog, routes, defaultRoute: config.defaults.route });
 
   /** The plan a request runs on; `explainRoute` calls the same function. */
   async function planFor(req: GatewayRequest): Promise<{ plan: RoutePlan; route: RouteConfig }> {
