@@ -3,10 +3,13 @@ import { GatewayError, type StreamPart } from '../../src/core/index.ts';
 
 export type TerminalPart = Extract<StreamPart, { type: 'finish' | 'error' }>;
 
-/** Reads a stream to its end. */
-export async function drain(stream: AsyncIterable<StreamPart>): Promise<StreamPart[]> {
+/** Reads a stream to its end; `onPart` sees each part as it arrives (e.g. to abort mid-stream). */
+export async function drain(stream: AsyncIterable<StreamPart>, onPart?: (p: StreamPart) => void): Promise<StreamPart[]> {
   const out: StreamPart[] = [];
-  for await (const p of stream) out.push(p);
+  for await (const p of stream) {
+    out.push(p);
+    onPart?.(p);
+  }
   return out;
 }
 
@@ -39,4 +42,11 @@ export async function rejection(p: Promise<unknown>): Promise<GatewayError> {
   );
   expect(err).toBeInstanceOf(GatewayError);
   return err as GatewayError;
+}
+
+/** Reads a stream to its end and asserts the stream contract on it (see `terminal`). */
+export async function drainChecked(stream: AsyncIterable<StreamPart>, onPart?: (p: StreamPart) => void): Promise<StreamPart[]> {
+  const parts = await drain(stream, onPart);
+  terminal(parts);
+  return parts;
 }

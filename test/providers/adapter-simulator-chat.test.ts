@@ -6,47 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectStream, type ChatRequest, type ChatResponse, type StreamPart, type ToolCall } from '../../src/core/index.ts';
-import type { AdapterFactory, CallOptions, ProviderAdapter } from '../../src/providers/spec.ts';
-import { createAnthropicAdapter } from '../../src/providers/anthropic/index.ts';
-import { createGeminiAdapter } from '../../src/providers/gemini/index.ts';
-import { createOllamaAdapter } from '../../src/providers/ollama/index.ts';
-import { createOpenAIAdapter } from '../../src/providers/openai/index.ts';
+import type { CallOptions, ProviderAdapter } from '../../src/providers/spec.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator-server.ts';
-import type { SimProtocol } from '../../src/simulator/protocol.ts';
-
-interface Case {
-  protocol: SimProtocol;
-  create: AdapterFactory;
-  baseUrl: (simUrl: string) => string;
-  model: string;
-  /** Set where both the adapter and the simulator have an embeddings endpoint. */
-  embedModel?: string;
-}
-
-const CASES: Case[] = [
-  { protocol: 'openai', create: createOpenAIAdapter, baseUrl: (u) => `${u}/v1`, model: 'gpt-4o-mini', embedModel: 'text-embedding-3-small' },
-  { protocol: 'anthropic', create: createAnthropicAdapter, baseUrl: (u) => u, model: 'claude-sonnet-5-5' },
-  { protocol: 'gemini', create: createGeminiAdapter, baseUrl: (u) => `${u}/v1beta`, model: 'gemini-2.5-flash', embedModel: 'gemini-embedding-001' },
-  { protocol: 'ollama', create: createOllamaAdapter, baseUrl: (u) => u, model: 'llama3.2:latest', embedModel: 'nomic-embed-text:latest' },
-];
-
-const TIMEOUTS = { connectMs: 2000, firstByteMs: 5000, idleMs: 5000, totalMs: 10000 };
-
-/**
- * Reads a whole stream and checks the StreamPart contract on it: at most one `start`, and only as the
- * first part; exactly one terminal part (`finish` or `error`), and it is the last.
- */
-async function consume(stream: AsyncIterable<StreamPart>): Promise<StreamPart[]> {
-  const parts: StreamPart[] = [];
-  for await (const p of stream) parts.push(p);
-  const terminals = parts.filter((p) => p.type === 'finish' || p.type === 'error');
-  expect(terminals, `terminal parts of ${JSON.stringify(parts.map((p) => p.type))}`).toHaveLength(1);
-  expect(parts.at(-1)).toBe(terminals[0]);
-  const starts = parts.filter((p) => p.type === 'start');
-  expect(starts.length).toBeLessThanOrEqual(1);
-  if (starts.length === 1) expect(parts[0]).toBe(starts[0]);
-  return parts;
-}
+import { ADAPTER_CASES as CASES, SIM_TIMEOUTS as TIMEOUTS, textRequest } from '../helpers/adapter-cases.ts';
+import { drainChecked as consume } from '../helpers/stream-contract.ts';
 
 async function* replay(parts: StreamPart[]): AsyncIterable<StreamPart> {
   yield* parts;
@@ -74,13 +37,6 @@ const timeTool = {
 
 /** A 1×1 transparent PNG. */
 const PIXEL_PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
-
-const textRequest: ChatRequest = {
-  messages: [
-    { role: 'system', content: 'You are terse.' },
-    { role: 'user', content: 'Tell me about the gateway.' },
-  ],
-};
 
 const toolRequest: ChatRequest = {
   messages: [{ role: 'user', content: 'call get_weather for Paris' }],

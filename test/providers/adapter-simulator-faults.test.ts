@@ -4,71 +4,14 @@
  * as CallOptions.headers). Replies, tool calls, caching and embeddings: adapter-simulator-chat.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GatewayError, type ChatRequest, type ErrorKind, type StreamPart } from '../../src/core/index.ts';
-import type { AdapterFactory, CallOptions, ProviderAdapter } from '../../src/providers/spec.ts';
-import { createAnthropicAdapter } from '../../src/providers/anthropic/index.ts';
-import { createGeminiAdapter } from '../../src/providers/gemini/index.ts';
-import { createOllamaAdapter } from '../../src/providers/ollama/index.ts';
-import { createOpenAIAdapter } from '../../src/providers/openai/index.ts';
+import type { ChatRequest, ErrorKind, GatewayError, StreamPart } from '../../src/core/index.ts';
+import type { CallOptions, ProviderAdapter } from '../../src/providers/spec.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator-server.ts';
-import type { SimProtocol } from '../../src/simulator/protocol.ts';
-
-interface Case {
-  protocol: SimProtocol;
-  create: AdapterFactory;
-  baseUrl: (simUrl: string) => string;
-  model: string;
-}
-
-const CASES: Case[] = [
-  { protocol: 'openai', create: createOpenAIAdapter, baseUrl: (u) => `${u}/v1`, model: 'gpt-4o-mini' },
-  { protocol: 'anthropic', create: createAnthropicAdapter, baseUrl: (u) => u, model: 'claude-sonnet-5-5' },
-  { protocol: 'gemini', create: createGeminiAdapter, baseUrl: (u) => `${u}/v1beta`, model: 'gemini-2.5-flash' },
-  { protocol: 'ollama', create: createOllamaAdapter, baseUrl: (u) => u, model: 'llama3.2:latest' },
-];
-
-const TIMEOUTS = { connectMs: 2000, firstByteMs: 5000, idleMs: 5000, totalMs: 10000 };
-
-/**
- * Reads a whole stream and checks the StreamPart contract on it: at most one `start`, and only as the
- * first part; exactly one terminal part (`finish` or `error`), and it is the last.
- */
-async function consume(stream: AsyncIterable<StreamPart>, onPart?: (p: StreamPart) => void): Promise<StreamPart[]> {
-  const parts: StreamPart[] = [];
-  for await (const p of stream) {
-    parts.push(p);
-    onPart?.(p);
-  }
-  const terminals = parts.filter((p) => p.type === 'finish' || p.type === 'error');
-  expect(terminals, `terminal parts of ${JSON.stringify(parts.map((p) => p.type))}`).toHaveLength(1);
-  expect(parts.at(-1)).toBe(terminals[0]);
-  const starts = parts.filter((p) => p.type === 'start');
-  expect(starts.length).toBeLessThanOrEqual(1);
-  if (starts.length === 1) expect(parts[0]).toBe(starts[0]);
-  return parts;
-}
-
-/** The stream's error (it must have ended in one: a checked stream has exactly one terminal part). */
-function errorOf(parts: StreamPart[]): GatewayError {
-  const last = parts.at(-1);
-  expect(last?.type, `stream ended with ${JSON.stringify(last)}`).toBe('error');
-  return (last as Extract<StreamPart, { type: 'error' }>).error;
-}
+import { ADAPTER_CASES as CASES, SIM_TIMEOUTS as TIMEOUTS, textRequest } from '../helpers/adapter-cases.ts';
+import { drainChecked as consume, errorOf, rejection } from '../helpers/stream-contract.ts';
 
 const textDeltas = (parts: StreamPart[]) =>
   parts.flatMap((p) => (p.type === 'text-delta' ? [p.text] : []));
-
-/** What generate rejected with; fails the test when it resolved. */
-async function rejection(p: Promise<unknown>): Promise<GatewayError> {
-  const err = await p.then(
-    (v) => {
-      throw new Error(`expected a rejection, got ${JSON.stringify(v)}`);
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(GatewayError);
-  return err as GatewayError;
-}
 
 /** Words of a reply as the simulators chunk it by default: one per word, trailing space kept. */
 const wordsOf = (text: string) => text.match(/\S+\s*/g) ?? [];
@@ -77,13 +20,6 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
   expect(cond(), what).toBe(true);
 }
-
-const textRequest: ChatRequest = {
-  messages: [
-    { role: 'system', content: 'You are terse.' },
-    { role: 'user', content: 'Tell me about the gateway.' },
-  ],
-};
 
 describe.each(CASES)('$protocol adapter against the $protocol simulator, with faults', (c) => {
   let sim: Simulator;
