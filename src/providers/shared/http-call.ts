@@ -1,0 +1,212 @@
+import type { Dispatcher } from 'undici';
+import { GatewayError } from '../../core/index.ts';
+import type { AbortState, HttpResponse } from './http-client.ts';
+
+type Controller = Dispatcher.DispatchController;
+type MapError = (err: unknown, signal: AbortState, phase: 'connect' | 'body') => GatewayError;
+
+/** Queued bytes above which a streamed body pauses the socket until the reader catches up. */
+const HIGH_WATER = 256 * 1024;
+
+/**
+ * A response body, read once: whole (`text()`) or chunk by chunk (`for await`). Breaking off a read, or
+ * `destroy()`, aborts the request, which releases (closes) its connection. Read errors are undici's own;
+ * callers map them with the client's `mapTransportError`, as `text()` does.
+ */
+export class ResponseBody implements AsyncIterableIterator<Buffer> {
+  readonly #call: Call;
+  constructor(call: Call) {
+    this.#call = call;
+  }
+  get destroyed(): boolean {
+    return this.#call.discarded;
+  }
+  destroy(): void {
+    this.#call.discard();
+  }
+  text(): Promise<string> {
+    return this.#call.text();
+  }
+  next(): Promise<IteratorResult<Buffer, undefined>> {
+    return this.#call.next();
+  }
+  return(): Promise<IteratorResult<Buffer, undefined>> {
+    this.#call.discard();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+/**
+ * One upstream request as an undici dispatch handler: resolves with the response at its headers, then
+ * buffers or hands over body chunks. It is also the request's AbortState: `aborted` with a GatewayError
+ * `reason` after a caller cancel or the total timeout (both abort the request at once).
+ */
+export class Call implements Dispatcher.DispatchHandler, AbortState {
+  aborted = false;
+  reason: unknown = undefined;
+  /** The body was given up by its reader (or the request is over): later failures are nobody's concern. */
+  discarded = false;
+  readonly #provider: string;
+  readonly #signal: AbortSignal | undefined;
+  readonly #mapError: MapError;
+  #resolve: ((res: HttpResponse) => void) | undefined;
+  #reject: ((err: unknown) => void) | undefined;
+  #controller: Controller | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #chunks: Buffer[] = [];
+  #queued = 0;
+  #ended = false;
+  #error: unknown = undefined;
+  #waiting: { resolve: (r: IteratorResult<Buffer, undefined>) => void; reject: (e: unknown) => void } | undefined;
+  #wantText: { resolve: (t: string) => void; reject: (e: unknown) => void } | undefined;
+  readonly #onCallerAbort = () => this.#abort(new GatewayError('cancelled', `${this.#provider}: request cancelled`, { provider: this.#provider }));
+
+  constructor(
+    provider: string,
+    totalMs: number,
+    signal: AbortSignal | undefined,
+    resolve: (res: HttpResponse) => void,
+    reject: (err: unknown) => void,
+    mapError: MapError,
+  ) {
+    this.#provider = provider;
+    this.#signal = signal;
+    this.#mapError = mapError;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    if (signal?.aborted) {
+      this.#onCallerAbort();
+      return;
+    }
+    signal?.addEventListener('abort', this.#onCallerAbort, { once: true });
+    this.#timer = setTimeout(
+      () => this.#abort(new GatewayError('timeout', `${provider}: no complete response within ${totalMs} ms`, { provider })),
+      totalMs,
+    );
+    this.#timer.unref?.();
+  }
+
+  #abort(reason: GatewayError): void {
+    if (this.aborted || this.#ended || this.discarded) return;
+    this.aborted = true;
+    this.reason = reason;
+    // Queued behind other requests the controller may not exist yet: the caller hears now, undici when it starts.
+    this.#controller?.abort(reason);
+    this.#fail(reason);
+  }
+
+  #cleanup(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#signal?.removeEventListener('abort', this.#onCallerAbort);
+  }
+
+  #fail(err: unknown): void {
+    this.#cleanup();
+    if (this.#reject) {
+      const reject = this.#reject;
+      this.#resolve = this.#reject = undefined;
+      reject(this.#mapError(err, this, 'connect'));
+      return;
+    }
+    if (this.#error === undefined) this.#error = err;
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.reject(err);
+    const wantText = this.#wantText;
+    this.#wantText = undefined;
+    wantText?.reject(this.#mapError(err, this, 'body'));
+  }
+
+  // ---- undici's side
+
+  onRequestStart(controller: Controller): void {
+    this.#controller = controller;
+    if (this.aborted) controller.abort(this.reason as Error);
+  }
+
+  onResponseStart(_controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    const resolve = this.#resolve;
+    this.#resolve = this.#reject = undefined;
+    const body = new ResponseBody(this);
+    resolve?.({ status: statusCode, headers, body, signal: this, text: () => this.text() });
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.discarded) return;
+    const waiting = this.#waiting;
+    if (waiting) {
+      this.#waiting = undefined;
+      waiting.resolve({ value: chunk, done: false });
+      return;
+    }
+    this.#chunks.push(chunk);
+    this.#queued += chunk.length;
+    if (this.#queued > HIGH_WATER && this.#wantText === undefined) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.#ended = true;
+    this.#cleanup();
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.resolve({ value: undefined, done: true });
+    const wantText = this.#wantText;
+    this.#wantText = undefined;
+    if (wantText) wantText.resolve(this.#drain());
+  }
+
+  onResponseError(_controller: Controller | undefined, err: Error): void {
+    if (this.discarded && this.#reject === undefined) return;
+    this.#fail(this.aborted ? this.reason : err);
+  }
+
+  // ---- the reader's side
+
+  #drain(): string {
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    this.#queued = 0;
+    return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+  }
+
+  text(): Promise<string> {
+    if (this.#error !== undefined) return Promise.reject(this.#mapError(this.#error, this, 'body'));
+    if (this.#ended) return Promise.resolve(this.#drain());
+    if (this.discarded) return Promise.reject(this.#mapError(new Error('response body was discarded'), this, 'body'));
+    this.#controller?.resume();
+    return new Promise((resolve, reject) => {
+      this.#wantText = { resolve, reject };
+    });
+  }
+
+  next(): Promise<IteratorResult<Buffer, undefined>> {
+    const chunk = this.#chunks.shift();
+    if (chunk !== undefined) {
+      this.#queued -= chunk.length;
+      if (this.#queued <= HIGH_WATER / 2 && this.#controller?.paused) this.#controller.resume();
+      return Promise.resolve({ value: chunk, done: false });
+    }
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#ended || this.discarded) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => {
+      this.#waiting = { resolve, reject };
+    });
+  }
+
+  /** The reader is done with the body: an unfinished response is aborted, which closes its connection. */
+  discard(): void {
+    if (this.discarded) return;
+    this.discarded = true;
+    this.#chunks = [];
+    this.#queued = 0;
+    this.#cleanup();
+    if (!this.#ended && this.#error === undefined) this.#controller?.abort(new Error('response body discarded'));
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.resolve({ value: undefined, done: true });
+  }
+}
