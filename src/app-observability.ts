@@ -1,7 +1,7 @@
 import type { Tracer } from '@opentelemetry/api';
 import type { Config } from './config/index.ts';
 import type { Gateway } from './gateway/gateway-service.ts';
-import { withObservability } from './gateway/with-observability.ts';
+import { RecordQueue, withObservability } from './gateway/with-observability.ts';
 import { connectRedisLedgerSink } from './store/redis-ledger-sink.ts';
 import { resolveStoreConfig } from './store/create-store.ts';
 import type { Logger } from './telemetry/logger.ts';
@@ -105,7 +105,15 @@ export async function wireObservability(opts: ObservabilityWiringOptions) {
     onError: (e) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'usage ledger write failed; events kept for retry'),
   });
   metrics.observeLedgerBuffer(() => ledger.stats().buffered);
-  const usage: UsageAnalytics = { sink, flush: () => ledger.flush() };
+  // Requests' records are written just after their responses; a flush writes those waiting first.
+  const queue = new RecordQueue();
+  const usage: UsageAnalytics = {
+    sink,
+    flush: () => {
+      queue.drain();
+      return ledger.flush();
+    },
+  };
 
   return {
     tracer,
@@ -128,11 +136,13 @@ export async function wireObservability(opts: ObservabilityWiringOptions) {
         logger,
         completionLog: gateway.completions,
         circuitOf: (provider, model) => gateway.breakers.peek(`${provider}/${model}`, performance.now()).state,
+        queue,
       })(served);
       // The APIs iterate `stream` with for-await only; the observed one is an async generator too.
       return { ...served, complete: observed.complete, stream: observed.stream, usage, metrics } as G & ObservabilityExtras;
     },
     async close(): Promise<void> {
+      queue.drain();
       const stats = await ledger.close();
       if (stats.buffered > 0) logger.warn({ buffered: stats.buffered }, 'usage ledger: events not written at shutdown');
       await closeSink?.();

@@ -39,7 +39,57 @@ export interface ObservabilityDeps {
   /** Monotonic ms and wall clock ms (tests inject fakes). */
   now?: () => number;
   wallClock?: () => number;
+  /**
+   * Where finished requests' records go to be written (ledger, metrics, log line). Without one they are
+   * written at once; the app passes a RecordQueue so they are written after the response is.
+   */
+  queue?: RecordQueue;
 }
+
+/** One finished request's record: its usage event, and whether its cache lookup missed. */
+type RecordWriter = (event: UsageEvent, cacheMiss: boolean) => void;
+
+/**
+ * Finished requests' records, written in a batch on the next turn of the event loop: after the response
+ * that ended the request has been handed to the socket, so the ledger row, the metrics and the log line
+ * (a few tens of µs) add nothing to the request's latency. `drain` writes what waits (before a flush).
+ */
+export class RecordQueue {
+  #pending: Array<{ event: UsageEvent; cacheMiss: boolean }> = [];
+  #scheduled = false;
+  #write: RecordWriter | undefined;
+  readonly #drain = () => this.drain();
+
+  /** Set once by the observability wrapper that owns the queue. */
+  attach(write: RecordWriter): void {
+    this.#write = write;
+  }
+
+  push(event: UsageEvent, cacheMiss: boolean): void {
+    this.#pending.push({ event, cacheMiss });
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#drain);
+    }
+  }
+
+  drain(): void {
+    this.#scheduled = false;
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    for (const r of batch) {
+      try {
+        this.#write?.(r.event, r.cacheMiss);
+      } catch {
+        // Recording is best effort: one bad record must not stop the others.
+      }
+    }
+  }
+}
+
+/** What withUsage hands back with each event: the request, and the trace id of its route span. */
+type RecordContext<R> = UsageRequestContext & { req: R; traceId: string | null };
 
 type Observed<R> = R & Pick<ObservedRequest, 'onAttempt' | 'onPlan'>;
 
@@ -55,21 +105,31 @@ export function withObservability<R extends StoreRequest>(deps: ObservabilityDep
   const tracing = createTracing({ tracer: deps.tracer, recordContent: deps.recordContent, describeProvider: deps.describeProvider });
   const { metrics } = deps;
 
-  function recorder(req: R, traceId: string | null): (e: UsageEvent) => void {
-    return (e) => {
+  const write: RecordWriter = (event, cacheMiss) => {
+    deps.ledger?.record(event);
+    if (metrics) {
+      metrics.recordRequest(event);
+      if (cacheMiss) metrics.recordCacheLookup(event.route || 'none', false);
+    }
+    if (deps.logger) logRequest(deps.logger, event);
+  };
+  deps.queue?.attach(write);
+
+  const usage = withUsage<RecordContext<R>>({
+    record(e, { req, traceId }) {
       if (req.meta?.idempotentReplay) return;
       const event = e.traceId === null && traceId ? { ...e, traceId } : e;
-      deps.ledger?.record(event);
-      if (metrics) {
-        metrics.recordRequest(event);
-        if (req.meta?.cache === 'MISS') metrics.recordCacheLookup(event.route || 'none', false);
-      }
-      if (deps.logger) logRequest(deps.logger, event);
-    };
-  }
+      const cacheMiss = req.meta?.cache === 'MISS';
+      if (deps.queue) deps.queue.push(event, cacheMiss);
+      else write(event, cacheMiss);
+    },
+    pricing: deps.pricing,
+    now: deps.now,
+    wallClock: deps.wallClock,
+  });
 
-  function usageContext(req: R): UsageRequestContext {
-    return { keyName: req.principal?.name, team: req.principal?.team, requested: req.model ?? req.route, requestId: req.requestId };
+  function usageContext(req: R, traceId: string | null): RecordContext<R> {
+    return { keyName: req.principal?.name, team: req.principal?.team, requested: req.model ?? req.route, requestId: req.requestId, req, traceId };
   }
 
   /** Fallbacks and circuit states from the attempts of a finished request. */
@@ -93,18 +153,16 @@ export function withObservability<R extends StoreRequest>(deps: ObservabilityDep
 
   function begin(req: R, stream: boolean) {
     const t = tracing.begin({ requested: req.model ?? req.route, stream, requestId: req.requestId, messages: req.chat.messages });
-    const usage = withUsage({ record: recorder(req, t.traceId), pricing: deps.pricing, now: deps.now, wallClock: deps.wallClock });
     // The API layer may not have asked for the wrappers' findings; the ledger needs the cache outcome.
     const inner: Observed<R> = { ...req, meta: req.meta ?? {}, onAttempt: t.onAttempt, onPlan: t.onPlan };
-    return { t, usage, inner };
+    return { t, inner };
   }
 
   /** Tracing off: usage, metrics and the log line only (no span would be recorded, trace ids are null). */
   const untraced = (next: Handlers<R>): Handlers<R> => ({
     complete(req) {
-      const usage = withUsage({ record: recorder(req, null), pricing: deps.pricing, now: deps.now, wallClock: deps.wallClock });
       const inner: R = req.meta ? req : { ...req, meta: {} };
-      return usage.complete(usageContext(req), async () => {
+      return usage.complete(usageContext(req, null), async () => {
         try {
           const c = await next.complete(inner);
           if (req.meta !== inner.meta) req.meta = inner.meta;
@@ -119,9 +177,8 @@ export function withObservability<R extends StoreRequest>(deps: ObservabilityDep
     },
 
     stream(req) {
-      const usage = withUsage({ record: recorder(req, null), pricing: deps.pricing, now: deps.now, wallClock: deps.wallClock });
       const inner: R = req.meta ? req : { ...req, meta: {} };
-      return usage.stream(usageContext(req), next.stream(inner), (ev) => {
+      return usage.stream(usageContext(req, null), next.stream(inner), (ev) => {
         if (ev.type === 'done') finished(ev.completion);
         else if (ev.type === 'error') observeAttempts(req.model ?? req.route ?? '', ev.attempts);
       });
@@ -131,8 +188,8 @@ export function withObservability<R extends StoreRequest>(deps: ObservabilityDep
 
   return (next: Handlers<R>): Handlers<R> => ({
     complete(req) {
-      const { t, usage, inner } = begin(req, false);
-      return usage.complete(usageContext(req), () =>
+      const { t, inner } = begin(req, false);
+      return usage.complete(usageContext(req, t.traceId), () =>
         t.complete(async () => {
           try {
             const c = await next.complete(inner);
@@ -152,7 +209,7 @@ export function withObservability<R extends StoreRequest>(deps: ObservabilityDep
 
     stream(req) {
       // Begun here, not in a generator body, so the route span's parent is the caller's active span.
-      const { t, usage, inner } = begin(req, true);
+      const { t, inner } = begin(req, true);
       async function* observe(events: AsyncIterable<CompletionEvent>): AsyncGenerator<CompletionEvent> {
         for await (const ev of events) {
           if (ev.type === 'done') finished(ev.completion);
@@ -160,7 +217,7 @@ export function withObservability<R extends StoreRequest>(deps: ObservabilityDep
           yield ev;
         }
       }
-      return usage.stream(usageContext(req), observe(t.stream(next.stream(inner))));
+      return usage.stream(usageContext(req, t.traceId), observe(t.stream(next.stream(inner))));
     },
   });
 }

@@ -17,9 +17,12 @@ export interface UsageRequestContext {
   requestId?: string | undefined;
 }
 
-export interface WithUsageDeps {
-  /** Receives exactly one event per request; must not throw or block (the ledger's record, metrics, the log line). */
-  record: (event: UsageEvent) => void;
+export interface WithUsageDeps<C extends UsageRequestContext = UsageRequestContext> {
+  /**
+   * Receives exactly one event per request, with the context the request was run with; must not throw or
+   * block (the ledger's record, metrics, the log line).
+   */
+  record: (event: UsageEvent, ctx: C) => void;
   /** Monotonic ms, for the latency of failed requests (successful ones carry their own). */
   now?: () => number;
   /** Wall clock, epoch ms. */
@@ -40,14 +43,14 @@ const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
  * Wiring: `const usage = withUsage({ record })`, then `usage.complete(ctx, () => gateway.complete(req))`
  * and `usage.stream(ctx, gateway.stream(req))`.
  */
-export function withUsage(deps: WithUsageDeps) {
+export function withUsage<C extends UsageRequestContext = UsageRequestContext>(deps: WithUsageDeps<C>) {
   const now = deps.now ?? (() => performance.now());
   const wallClock = deps.wallClock ?? (() => Date.now());
   const newId = deps.newId ?? (() => `req_${randomUUID().replaceAll('-', '')}`);
 
-  function safeRecord(e: UsageEvent): void {
+  function safeRecord(e: UsageEvent, ctx: C): void {
     try {
-      deps.record(e);
+      deps.record(e, ctx);
     } catch {
       // Recording is best effort by design; it must never fail the request it describes.
     }
@@ -126,22 +129,22 @@ export function withUsage(deps: WithUsageDeps) {
     };
   }
 
-  async function complete(ctx: UsageRequestContext, run: () => Promise<Completion>): Promise<Completion> {
+  async function complete(ctx: C, run: () => Promise<Completion>): Promise<Completion> {
     const started = now();
     try {
       const c = await run();
-      safeRecord(fromCompletion(c, ctx, false));
+      safeRecord(fromCompletion(c, ctx, false), ctx);
       return c;
     } catch (e) {
       const error = toGatewayError(e);
       const attempts = 'attempts' in error && Array.isArray(error.attempts) ? (error.attempts as AttemptRecord[]) : [];
-      safeRecord(fromError('', error, attempts, {}, ctx, started, null, false));
+      safeRecord(fromError('', error, attempts, {}, ctx, started, null, false), ctx);
       throw e;
     }
   }
 
   /** `tap` sees each event first (before it is recorded): lets a caller observe the stream without a generator layer of its own. */
-  async function* stream(ctx: UsageRequestContext, events: AsyncIterable<CompletionEvent>, tap?: (ev: CompletionEvent) => void): AsyncGenerator<CompletionEvent> {
+  async function* stream(ctx: C, events: AsyncIterable<CompletionEvent>, tap?: (ev: CompletionEvent) => void): AsyncGenerator<CompletionEvent> {
     const started = now();
     let where: { id: string; route?: string; routeVersion?: number; provider?: string; model?: string } = { id: '' };
     let ttftMs: number | null = null;
@@ -162,11 +165,11 @@ export function withUsage(deps: WithUsageDeps) {
             break;
           case 'done':
             ended = true;
-            safeRecord(fromCompletion(ev.completion, ctx, true));
+            safeRecord(fromCompletion(ev.completion, ctx, true), ctx);
             break;
           case 'error':
             ended = true;
-            safeRecord(fromError(ev.id || where.id, ev.error, ev.attempts, where, ctx, started, ttftMs, true));
+            safeRecord(fromError(ev.id || where.id, ev.error, ev.attempts, where, ctx, started, ttftMs, true), ctx);
             break;
         }
         yield ev;
@@ -174,7 +177,7 @@ export function withUsage(deps: WithUsageDeps) {
     } finally {
       if (!ended) {
         // The consumer stopped reading (client went away) or the source broke: still one event.
-        safeRecord(fromError(where.id, new GatewayError('cancelled', 'stream not read to its end'), [], where, ctx, started, ttftMs, true));
+        safeRecord(fromError(where.id, new GatewayError('cancelled', 'stream not read to its end'), [], where, ctx, started, ttftMs, true), ctx);
       }
     }
   }

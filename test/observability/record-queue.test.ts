@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { RecordQueue } from '../../src/gateway/with-observability.ts';
+import type { UsageEvent } from '../../src/usage/usage-event.ts';
+import { startObservedStack } from './observed-stack.ts';
+
+const event = (id: string) => ({ id }) as UsageEvent;
+const nextTurn = () => new Promise((r) => setImmediate(r));
+
+describe('RecordQueue: records are written after the response', () => {
+  it('writes nothing during the request\'s own turn, everything on the next, in order', async () => {
+    const q = new RecordQueue();
+    const written: string[] = [];
+    q.attach((e, miss) => written.push(`${e.id}${miss ? ' miss' : ''}`));
+    q.push(event('a'), false);
+    q.push(event('b'), true);
+    expect(written).toEqual([]);
+    await nextTurn();
+    expect(written).toEqual(['a', 'b miss']);
+  });
+
+  it('drain writes what waits at once (before a flush or shutdown); a failing write does not stop the rest', async () => {
+    const q = new RecordQueue();
+    const written: string[] = [];
+    q.attach((e) => {
+      if (e.id === 'bad') throw new Error('metrics broke');
+      written.push(e.id);
+    });
+    q.push(event('x'), false);
+    q.push(event('bad'), false);
+    q.push(event('y'), false);
+    q.drain();
+    expect(written).toEqual(['x', 'y']);
+    await nextTurn();
+    expect(written).toEqual(['x', 'y']);
+  });
+
+  it('over HTTP: the response arrives, then the log line and the ledger row; a usage query sees the request at once', async () => {
+    const stack = await startObservedStack();
+    try {
+      const before = stack.logs.filter((l) => l.includes('"msg":"request"')).length;
+      const res = await stack.post('/v1/chat/completions', { model: 'default', messages: [{ role: 'user', content: 'hi' }] });
+      expect(res.status).toBe(200);
+      const range = { from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date(Date.now() + 3_600_000).toISOString() };
+      const usage = await stack.gql('query($filter: UsageFilter!) { usage(filter: $filter) { totals { requests } } }', { filter: range });
+      expect(usage.errors).toBeUndefined();
+      expect(usage.data.usage.totals.requests).toBe(1);
+      expect(stack.logs.filter((l) => l.includes('"msg":"request"')).length).toBe(before + 1);
+    } finally {
+      await stack.close();
+    }
+  });
+});
