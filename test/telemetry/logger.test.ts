@@ -62,4 +62,26 @@ describe('request log line', () => {
     expect(ok.apiKey).toBeUndefined();
     expect(JSON.parse(lines[1]!)).toMatchObject({ level: 40, msg: 'request failed', errorKind: 'timeout', costUsd: null });
   });
+
+  it('is the line pino would write for the same fields, key for key and in order; masked; level-filtered', () => {
+    const { log, lines } = capture([CLIENT_KEY]);
+    const event = makeEvent({ id: 'cmpl_9', keyName: `named ${CLIENT_KEY}`, latencyMs: 1.5, ttftMs: null });
+    logRequest(log, event);
+    const fast = JSON.parse(lines[0]!);
+    const { level, time, msg, service, ...fields } = fast;
+    log.info(fields, 'request');
+    const viaPino = JSON.parse(lines[1]!);
+    expect(Object.keys(fast)).toEqual(Object.keys(viaPino));
+    expect({ ...fast, time: 0 }).toEqual({ ...viaPino, time: 0 });
+    expect({ level, msg, service }).toEqual({ level: 30, msg: 'request', service: 'switchboard' });
+    expect(Math.abs(time - Date.now())).toBeLessThan(5_000);
+    expect(lines[0]).not.toContain(CLIENT_KEY);
+    expect(fast.keyName).toBe('named [redacted]');
+
+    const quiet = capture();
+    quiet.log.level = 'warn';
+    logRequest(quiet.log, makeEvent({ id: 'ok' }));
+    logRequest(quiet.log, makeEvent({ id: 'bad', status: 'error', errorKind: 'timeout' }));
+    expect(quiet.lines.map((l) => JSON.parse(l).requestId)).toEqual(['bad']);
+  });
 });
