@@ -47,7 +47,11 @@ export interface ObservabilityDeps {
 }
 
 /** One finished request's record: its usage event, and whether its cache lookup missed. */
-type RecordWriter = (event: UsageEvent, cacheMiss: boolean) => void;
+interface RequestRecord {
+  event: UsageEvent;
+  cacheMiss: boolean;
+}
+type RecordWriter = (records: readonly RequestRecord[]) => void;
 
 /**
  * Finished requests' records, written in a batch on the next turn of the event loop: after the response
@@ -55,7 +59,7 @@ type RecordWriter = (event: UsageEvent, cacheMiss: boolean) => void;
  * (a few tens of µs) add nothing to the request's latency. `drain` writes what waits (before a flush).
  */
 export class RecordQueue {
-  #pending: Array<{ event: UsageEvent; cacheMiss: boolean }> = [];
+  #pending: RequestRecord[] = [];
   #scheduled = false;
   #write: RecordWriter | undefined;
   readonly #drain = () => this.drain();
@@ -78,12 +82,10 @@ export class RecordQueue {
     const batch = this.#pending;
     if (batch.length === 0) return;
     this.#pending = [];
-    for (const r of batch) {
-      try {
-        this.#write?.(r.event, r.cacheMiss);
-      } catch {
-        // Recording is best effort: one bad record must not stop the others.
-      }
+    try {
+      this.#write?.(batch);
+    } catch {
+      // Recording is best effort (the writer guards each part); nothing here may reach a request.
     }
   }
 }
@@ -105,13 +107,23 @@ export function withObservability<R extends StoreRequest>(deps: ObservabilityDep
   const tracing = createTracing({ tracer: deps.tracer, recordContent: deps.recordContent, describeProvider: deps.describeProvider });
   const { metrics } = deps;
 
-  const write: RecordWriter = (event, cacheMiss) => {
-    deps.ledger?.record(event);
-    if (metrics) {
-      metrics.recordRequest(event);
-      if (cacheMiss) metrics.recordCacheLookup(event.route || 'none', false);
+  /** Ledger rows, metrics (summed per label set over the batch) and log lines; a failing part skips only itself. */
+  const write: RecordWriter = (records) => {
+    const { ledger, logger } = deps;
+    for (const r of records) {
+      try {
+        ledger?.record(r.event);
+        if (metrics && r.cacheMiss) metrics.recordCacheLookup(r.event.route || 'none', false);
+        if (logger) logRequest(logger, r.event);
+      } catch {
+        // Best effort: the other records, and the metrics below, still get written.
+      }
     }
-    if (deps.logger) logRequest(deps.logger, event);
+    try {
+      metrics?.recordRequests(records.map((r) => r.event));
+    } catch {
+      // As above.
+    }
   };
   deps.queue?.attach(write);
 
@@ -121,7 +133,7 @@ export function withObservability<R extends StoreRequest>(deps: ObservabilityDep
       const event = e.traceId === null && traceId ? { ...e, traceId } : e;
       const cacheMiss = req.meta?.cache === 'MISS';
       if (deps.queue) deps.queue.push(event, cacheMiss);
-      else write(event, cacheMiss);
+      else write([{ event, cacheMiss }]);
     },
     pricing: deps.pricing,
     now: deps.now,

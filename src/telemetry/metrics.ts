@@ -124,26 +124,70 @@ export function createMetrics(opts: MetricsOptions = {}) {
   /** The circuit state last set per deployment (the gauge's label sets are bounded by the config the same way). */
   const circuitStates = new Map<string, CircuitState>();
 
-  function recordRequest(e: RequestMetricsInput): void {
-    const provider = e.provider ?? 'none';
-    const model = e.model ?? 'none';
-    const route = e.route || 'none';
-    requests.inc({ route, provider, model, status: e.status, stream: String(e.stream) });
-    if (e.status === 'error') errors.inc({ route, provider, model, kind: e.errorKind ?? 'internal' });
-    const t = e.tokens;
-    for (const [kind, n] of [['input', t.input], ['output', t.output], ['cached_input', t.cachedInput], ['cache_write', t.cacheWrite], ['reasoning', t.reasoning]] as const) {
-      if (n > 0) tokens.inc({ route, provider, model, kind }, n);
+  /** Counter increments of one label set, summed over a batch of requests. */
+  interface Sums {
+    route: string;
+    provider: string;
+    model: string;
+    status: 'ok' | 'error';
+    stream: string;
+    requests: number;
+    tokens: [input: number, output: number, cachedInput: number, cacheWrite: number, reasoning: number];
+    costUsd: number;
+    priced: boolean;
+    unpriced: number;
+    cacheHits: number;
+  }
+  const TOKEN_KINDS = ['input', 'output', 'cached_input', 'cache_write', 'reasoning'] as const;
+
+  /**
+   * Finished requests, in a batch: histograms observe each request, counters are incremented once per
+   * label set with the batch's sums (prom-client hashes the labels on every call, so under load this is
+   * most of the metrics' cost).
+   */
+  function recordRequests(events: readonly RequestMetricsInput[]): void {
+    const sums = new Map<string, Sums>();
+    for (const e of events) {
+      const provider = e.provider ?? 'none';
+      const model = e.model ?? 'none';
+      const route = e.route || 'none';
+      const stream = e.stream ? 'true' : 'false';
+      if (e.status === 'error') errors.inc({ route, provider, model, kind: e.errorKind ?? 'internal' });
+      latency.observe({ route, provider, model, status: e.status }, e.latencyMs / 1000);
+      if (e.ttftMs !== null) ttft.observe({ route, provider, model }, e.ttftMs / 1000);
+      const key = `${route}\u0000${provider}\u0000${model}\u0000${e.status}\u0000${stream}`;
+      let sum = sums.get(key);
+      if (!sum) {
+        sum = { route, provider, model, status: e.status, stream, requests: 0, tokens: [0, 0, 0, 0, 0], costUsd: 0, priced: false, unpriced: 0, cacheHits: 0 };
+        sums.set(key, sum);
+      }
+      sum.requests++;
+      const t = e.tokens;
+      sum.tokens[0] += t.input;
+      sum.tokens[1] += t.output;
+      sum.tokens[2] += t.cachedInput;
+      sum.tokens[3] += t.cacheWrite;
+      sum.tokens[4] += t.reasoning;
+      if (e.costUsd !== null) {
+        sum.costUsd += e.costUsd;
+        sum.priced = true;
+      } else if (e.status === 'ok') sum.unpriced++;
+      if (e.cacheHit) sum.cacheHits++;
     }
-    if (e.costUsd !== null) cost.inc({ route, provider, model }, e.costUsd);
-    else if (e.status === 'ok') unpriced.inc({ provider, model });
-    latency.observe({ route, provider, model, status: e.status }, e.latencyMs / 1000);
-    if (e.ttftMs !== null) ttft.observe({ route, provider, model }, e.ttftMs / 1000);
-    if (e.cacheHit) cache.inc({ route, result: 'hit' });
+    for (const s of sums.values()) {
+      const { route, provider, model } = s;
+      requests.inc({ route, provider, model, status: s.status, stream: s.stream }, s.requests);
+      for (let i = 0; i < TOKEN_KINDS.length; i++) if (s.tokens[i]! > 0) tokens.inc({ route, provider, model, kind: TOKEN_KINDS[i]! }, s.tokens[i]);
+      if (s.priced) cost.inc({ route, provider, model }, s.costUsd);
+      if (s.unpriced > 0) unpriced.inc({ provider, model }, s.unpriced);
+      if (s.cacheHits > 0) cache.inc({ route, result: 'hit' }, s.cacheHits);
+    }
   }
 
   return {
     registry,
-    recordRequest,
+    recordRequest: (e: RequestMetricsInput) => recordRequests([e]),
+    recordRequests,
     recordCacheLookup: (route: string, hit: boolean) => cache.inc({ route, result: hit ? 'hit' : 'miss' }),
     recordFallback: (route: string, fromProvider: string, toProvider: string, reason: string) =>
       fallbacks.inc({ route, from_provider: fromProvider, to_provider: toProvider, reason }),

@@ -10,23 +10,25 @@ describe('RecordQueue: records are written after the response', () => {
   it('writes nothing during the request\'s own turn, everything on the next, in order', async () => {
     const q = new RecordQueue();
     const written: string[] = [];
-    q.attach((e, miss) => written.push(`${e.id}${miss ? ' miss' : ''}`));
+    q.attach((batch) => written.push(batch.map((r) => `${r.event.id}${r.cacheMiss ? ' miss' : ''}`).join(',')));
     q.push(event('a'), false);
     q.push(event('b'), true);
     expect(written).toEqual([]);
     await nextTurn();
-    expect(written).toEqual(['a', 'b miss']);
+    // One batch: the records of one turn are written together.
+    expect(written).toEqual(['a,b miss']);
   });
 
-  it('drain writes what waits at once (before a flush or shutdown); a failing write does not stop the rest', async () => {
+  it('drain writes what waits at once (before a flush or shutdown); a failing writer does not stop later batches', async () => {
     const q = new RecordQueue();
     const written: string[] = [];
-    q.attach((e) => {
-      if (e.id === 'bad') throw new Error('metrics broke');
-      written.push(e.id);
+    q.attach((batch) => {
+      if (batch.some((r) => r.event.id === 'bad')) throw new Error('metrics broke');
+      written.push(...batch.map((r) => r.event.id));
     });
-    q.push(event('x'), false);
     q.push(event('bad'), false);
+    expect(() => q.drain()).not.toThrow();
+    q.push(event('x'), false);
     q.push(event('y'), false);
     q.drain();
     expect(written).toEqual(['x', 'y']);

@@ -109,3 +109,24 @@ describe('GET /metrics', () => {
     expect(() => createMetrics()).not.toThrow();
   });
 });
+
+describe('recordRequests (a batch)', () => {
+  it('exposes exactly what recording the same requests one by one does', async () => {
+    const events = [
+      makeEvent({ latencyMs: 12, ttftMs: 3, stream: true, costUsd: 0.25, tokens: { input: 9, output: 4, cachedInput: 2, cacheWrite: 1, reasoning: 1 } }),
+      makeEvent({ latencyMs: 700, costUsd: 0, cacheHit: true }),
+      makeEvent({ status: 'error', errorKind: 'timeout', costUsd: null }),
+      makeEvent({ model: 'mystery', costUsd: null }),
+      makeEvent({ route: 'other', provider: 'sim-anthropic', latencyMs: 40, costUsd: 0.125 }),
+      makeEvent({ latencyMs: 30, costUsd: 0.5 }),
+    ];
+    const oneByOne = createMetrics();
+    for (const e of events) oneByOne.recordRequest(e);
+    const batched = createMetrics();
+    batched.recordRequests(events.slice(0, 4));
+    batched.recordRequests(events.slice(4));
+    const text = await batched.registry.metrics();
+    expect(text).toBe(await oneByOne.registry.metrics());
+    expect(text).toContain('switchboard_requests_total{route="default",provider="sim-openai",model="gpt-4o-mini",status="ok",stream="false"} 2');
+  });
+});
