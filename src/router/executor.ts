@@ -58,12 +58,23 @@ export type RoutedStreamEvent =
   | { type: 'switch'; from: Target; to: Target; error: GatewayError; resumed?: boolean }
   | { type: 'attempts'; attempts: AttemptRecord[] };
 
-/** Streams should never throw; one that does (or a call that throws) still ends in an error part. */
-async function* guarded(open: () => AsyncIterable<StreamPart>, provider: string): AsyncGenerator<StreamPart> {
+/**
+ * An attempt's parts. Streams should never throw; one that does (or a call that throws) still ends in an
+ * error part: the loop below catches what `next()` throws, so no generator layer is spent on it here.
+ */
+function openAttempt(open: () => AsyncIterable<StreamPart>, provider: string): AsyncIterator<StreamPart> {
   try {
-    yield* open();
+    return open()[Symbol.asyncIterator]();
   } catch (e) {
-    yield { type: 'error', error: toGatewayError(e, provider) };
+    const error = toGatewayError(e, provider);
+    let done = false;
+    return {
+      next: async () => {
+        if (done) return { value: undefined, done: true };
+        done = true;
+        return { value: { type: 'error', error }, done: false };
+      },
+    };
   }
 }
 
@@ -185,7 +196,7 @@ export function createExecutor(deps: ExecutorDeps) {
       const started = deps.now();
       const resume = contentSent ? { partialText: delivered } : undefined;
       const { ac, detach } = attemptController(opts.signal);
-      const it = guarded(() => call(target, state.remainingMs(), state.attempts.length, ac.signal, resume), target.provider)[Symbol.asyncIterator]();
+      const it = openAttempt(() => call(target, state.remainingMs(), state.attempts.length, ac.signal, resume), target.provider);
       let attemptContent = false;
       let firstContentAt: number | undefined;
       let failed: GatewayError | undefined;
@@ -196,9 +207,15 @@ export function createExecutor(deps: ExecutorDeps) {
       try {
         for (;;) {
           const limit = attemptContent ? opts.idleMs?.(target) : opts.firstTokenMs?.(target);
-          const r = await nextWithin(it, limit, () =>
-            new GatewayError('timeout', attemptContent ? `${target.provider}: stream stalled (nothing for ${limit} ms)` : `${target.provider}: no first token within ${limit} ms`, { provider: target.provider }),
-          );
+          let r: IteratorResult<StreamPart> | GatewayError;
+          try {
+            r = await nextWithin(it, limit, () =>
+              new GatewayError('timeout', attemptContent ? `${target.provider}: stream stalled (nothing for ${limit} ms)` : `${target.provider}: no first token within ${limit} ms`, { provider: target.provider }),
+            );
+          } catch (e) {
+            failed = toGatewayError(e, target.provider);
+            break;
+          }
           if (r instanceof GatewayError) {
             failed = r;
             ac.abort(r);
