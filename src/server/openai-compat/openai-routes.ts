@@ -135,8 +135,10 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
   let started: { provider: string; model: string; route: string; routeVersion: number } | undefined;
   // Headers wait for the first token: until then a failure can still be a proper HTTP error status
   // (the client's SDK raises its usual error class), and the headers name the target that answered.
-  const open = (completionId: string, extra: Record<string, string> = {}) => {
-    if (res.headersSent) return;
+  // Returns the role frame the first time (the caller sends it in one write with the first delta, so the
+  // first token leaves in the same packet as the headers), '' after.
+  const open = (completionId: string, extra: Record<string, string> = {}): string => {
+    if (res.headersSent) return '';
     enc = new ChunkEncoder(completionId, started?.model ?? request.model ?? 'unknown');
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -152,7 +154,7 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
       ...storeHeaders(meta),
       ...extra,
     });
-    res.write(enc.role());
+    return enc.role();
   };
   let id = '';
   for await (const ev of gateway.stream(request)) {
@@ -164,20 +166,21 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
       case 'switch':
         started = { ...started!, provider: ev.to.provider, model: ev.to.model };
         break;
-      case 'text-delta':
-        open(id);
-        res.write(enc!.text(ev.text));
+      case 'text-delta': {
+        const first = open(id);
+        res.write(first + enc!.text(ev.text));
         break;
-      case 'tool-call-delta':
-        open(id);
-        res.write(enc!.toolCall(ev.index, ev.id, ev.name, ev.argumentsDelta));
+      }
+      case 'tool-call-delta': {
+        const first = open(id);
+        res.write(first + enc!.toolCall(ev.index, ev.id, ev.name, ev.argumentsDelta));
         break;
+      }
       case 'done': {
         const c = ev.completion;
-        open(c.id, { 'x-switchboard-attempts': String(c.attempts.length) });
-        res.write(enc!.finish(c.finishReason));
-        if (includeUsage) res.write(enc!.usage(c.usage));
-        res.end(enc!.done());
+        const first = open(c.id, { 'x-switchboard-attempts': String(c.attempts.length) });
+        // The end of the stream in one write: finish, usage, [DONE].
+        res.end(first + enc!.finish(c.finishReason) + (includeUsage ? enc!.usage(c.usage) : '') + enc!.done());
         return;
       }
       case 'error':
