@@ -1,4 +1,6 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createLogger, logRequest } from '../../src/telemetry/logger.ts';
 import { makeEvent } from '../usage/usage-events.ts';
@@ -83,5 +85,25 @@ describe('request log line', () => {
     logRequest(quiet.log, makeEvent({ id: 'ok' }));
     logRequest(quiet.log, makeEvent({ id: 'bad', status: 'error', errorKind: 'timeout' }));
     expect(quiet.lines.map((l) => JSON.parse(l).requestId)).toEqual(['bad']);
+  });
+});
+
+describe('stdout logger (batched writes)', () => {
+  const loggerModule = fileURLToPath(new URL('../../src/telemetry/logger.ts', import.meta.url));
+  const script = (body: string) => `import { createLogger } from ${JSON.stringify(loggerModule)}; const log = createLogger(); ${body}`;
+
+  it('writes every line still waiting when the process exits, in order', () => {
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script("for (let i = 0; i < 3; i++) log.info({ i }, 'line'); process.exit(0);")], { encoding: 'utf8' });
+    expect(out.trim().split('\n').map((l) => JSON.parse(l).i)).toEqual([0, 1, 2]);
+  });
+
+  it('a line waits at most about a quarter second while the process runs on', async () => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script("log.info('first'); setTimeout(() => {}, 5000);")]);
+    const started = Date.now();
+    const line = await new Promise<string>((ok) => child.stdout.once('data', (d) => ok(String(d))));
+    const waited = Date.now() - started;
+    child.kill();
+    expect(JSON.parse(line).msg).toBe('first');
+    expect(waited).toBeLessThan(3_000);
   });
 });
