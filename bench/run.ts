@@ -34,7 +34,7 @@ import {
   type StreamRunner,
   type StreamSample,
 } from './lib/clients.ts';
-import { killAllNow, otherLoad, ProcSampler, spawnChild, stopAll, stopChild, type Child } from './lib/procs.ts';
+import { killAllNow, otherLoad, ProcSampler, readStealSeconds, spawnChild, stopAll, stopChild, type Child } from './lib/procs.ts';
 import { profileMarkdown, summarizeProfile, type ProfileSummary } from './lib/profile.ts';
 import { resourceTable, resultsTable, type ResourceRow, type Row } from './lib/report.ts';
 import { sleep } from './lib/stats.ts';
@@ -933,6 +933,7 @@ function latestProfile(dir: string): string | undefined {
 async function main(): Promise<void> {
   const started = new Date();
   const load0 = loadavg()[0]!;
+  const steal0 = { s: readStealSeconds(), at: performance.now() };
   const stamp = started.toISOString().replace(/[:.]/g, '-').slice(0, 19);
   log(`bench: ${quick ? 'quick' : 'full'} run, scenarios ${opts.scenarios.join(', ')}`);
   if (opts.waitQuietS > 0) {
@@ -1054,8 +1055,12 @@ async function main(): Promise<void> {
   const misses = rows.filter((r) => r.meets === false);
   const otherMax = Math.max(0, ...resources.map((r) => r.otherCores ?? 0));
   const busiest = resources.find((r) => r.otherCores === otherMax);
+  // A virtual machine's host may take CPU from it (steal): it counts as other load, and is named apart.
+  const stealCores = (readStealSeconds() - steal0.s) / ((performance.now() - steal0.at) / 1000);
   meta.push(
-    `Other processes on the machine: up to ${otherMax.toFixed(2)} cores busy during a phase${busiest && otherMax > 0 ? ` (${busiest.phase})` : ''}; 1-min load average ${load0.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end` +
+    `Other processes on the machine: up to ${otherMax.toFixed(2)} cores busy during a phase${busiest && otherMax > 0 ? ` (${busiest.phase})` : ''}` +
+      `${Number.isFinite(stealCores) ? `; hypervisor steal ${stealCores.toFixed(2)} cores on average over the run (included in the other load)` : ''}` +
+      `; 1-min load average ${load0.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end` +
       (otherMax > 0.25 ? ' — ⚠ the machine was shared during this run: treat the figures as noisy' : ''),
   );
   const md = [

@@ -233,6 +233,16 @@ export function readSystemBusySeconds(): number {
   }
 }
 
+/** CPU seconds the hypervisor took from this machine's virtual cores (/proc/stat steal), all cores together. */
+export function readStealSeconds(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    return (Number(line.trim().split(/\s+/)[8]) || 0) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Opens a window; `end()` gives the average number of cores other processes kept busy during it. */
 export function otherLoad(ourPids: () => number[]): { end(): number } {
   const pids = ourPids();
