@@ -53,10 +53,15 @@ const FIELD_ORDER = ['route', 'model', 'messages', 'tools', 'toolChoice', 'respo
 
 const nn = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
 
-/** Drops undefined keys so the zod schema sees the same object a JSON body would give it. */
+/**
+ * Drops undefined keys so the zod schema sees the same object a JSON body would give it. A copy rather than
+ * `delete`: deleting a property turns an object into a slow dictionary-mode one, and this request object is
+ * read by every layer after it.
+ */
 function compact<T extends Record<string, unknown>>(o: T): T {
-  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
-  return o;
+  const out: Record<string, unknown> = {};
+  for (const k in o) if (o[k] !== undefined) out[k] = o[k];
+  return out as T;
 }
 
 /** Per message: how many content parts come from `content` before the images (0 or 1). */

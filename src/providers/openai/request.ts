@@ -152,7 +152,8 @@ export function toChatBody(req: ChatRequest, opts: CallOptions, ctx: BodyContext
       // include_usage makes the final chunk carry exact usage (choices: []).
       body.stream_options = { ...given, include_usage: true };
     }
-  } else {
+  } else if ('stream' in body || 'stream_options' in body) {
+    // Only when vendor options set them: a delete turns the body into a slower dictionary-mode object.
     delete body.stream;
     delete body.stream_options;
   }
