@@ -67,14 +67,9 @@ function openAttempt(open: () => AsyncIterable<StreamPart>, provider: string): A
     return open()[Symbol.asyncIterator]();
   } catch (e) {
     const error = toGatewayError(e, provider);
-    let done = false;
-    return {
-      next: async () => {
-        if (done) return { value: undefined, done: true };
-        done = true;
-        return { value: { type: 'error', error }, done: false };
-      },
-    };
+    return (async function* (): AsyncGenerator<StreamPart> {
+      yield { type: 'error', error };
+    })();
   }
 }
 

@@ -303,16 +303,8 @@ interface Outcome {
 }
 
 function plan(req: ParsedRequest, replyWords: number): Outcome {
-  const reply = planReply({
-    prompt: req.prompt,
-    toolResult: req.toolResult,
-    tools: req.tools,
-    toolsDisabled: req.toolsDisabled,
-    forcedTool: req.forcedTool,
-    json: req.json,
-    maxTokens: req.maxTokens,
-    replyWords,
-  });
+  // The parsed request carries the reply's inputs under the same names.
+  const reply = planReply({ ...req, replyWords });
   if (reply.toolCalls.length > 0) return { reply, stopReason: 'tool_use', stopSequence: null };
   if (req.json === undefined && req.stopSequences.length > 0) {
     let cut = -1;
