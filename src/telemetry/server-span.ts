@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { spanClock } from './tracing.ts';
 
 const headerGetter = {
   keys: (h: IncomingHttpHeaders) => Object.keys(h),
@@ -20,7 +21,7 @@ export async function withServerSpan<T>(
   const parent = propagation.extract(context.active(), req.headers, headerGetter);
   const span = tracer.startSpan(
     `${req.method} ${req.route}`,
-    { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method, 'http.route': req.route } },
+    { kind: SpanKind.SERVER, startTime: spanClock(), attributes: { 'http.request.method': req.method, 'http.route': req.route } },
     parent,
   );
   try {
@@ -29,6 +30,6 @@ export async function withServerSpan<T>(
     span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
     throw e;
   } finally {
-    span.end();
+    span.end(spanClock());
   }
 }

@@ -22,6 +22,14 @@ export interface ProviderDescription {
   serverPort?: number | undefined;
 }
 
+/**
+ * The one clock of every span Switchboard makes: epoch ms with sub-ms precision. Spans whose times are
+ * reconstructed (attempts, provider calls) must pass them explicitly, and the SDK's own clock (anchored to
+ * Date.now() at a trace's root) may differ from this one by a fraction of a millisecond: so the server and
+ * operation spans take their times from here too, and a parent never seems to end before its child.
+ */
+export const spanClock = (): number => performance.timeOrigin + performance.now();
+
 export interface TracingDeps {
   tracer: Tracer;
   /** Provider instance id → protocol and host, for the GenAI attributes of provider call spans. */
@@ -77,7 +85,7 @@ export function annotateRoutePlan(plan: RoutePlanInfo, ctx: Context = context.ac
  */
 export function createTracing(deps: TracingDeps) {
   const { tracer } = deps;
-  const clock = deps.clock ?? (() => performance.timeOrigin + performance.now());
+  const clock = deps.clock ?? spanClock;
   const recordContent = deps.recordContent ?? false;
 
   function providerAttrs(providerId: string): Attributes {

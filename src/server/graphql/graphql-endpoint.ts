@@ -26,6 +26,7 @@ import {
   type ValidationRule,
 } from 'graphql/index.js';
 import { context as otelContext, propagation, SpanKind, SpanStatusCode, trace, type Context as OtelContext, type Span, type Tracer } from '@opentelemetry/api';
+import { spanClock } from '../../telemetry/tracing.ts';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { createContext, formatGraphQLError, resolvers, type GraphQLContext } from '../../../resolvers/index.ts';
@@ -253,7 +254,7 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
     if (!span) return;
     extra.spans!.delete(id);
     if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
-    span.end();
+    span.end(spanClock());
   }
 
   /**
@@ -319,7 +320,7 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
           // Continues the trace of the upgrade request (W3C traceparent), if it carried one.
           const parent = propagation.extract(otelContext.active(), ctx.extra.request.headers, headerGetter);
           const name = payload.operationName ?? getOperationAST(document)?.name?.value ?? 'anonymous';
-          const span = deps.tracer.startSpan(`subscription ${name}`, { kind: SpanKind.SERVER, attributes: { 'graphql.operation.type': 'subscription', 'graphql.operation.name': name } }, parent);
+          const span = deps.tracer.startSpan(`subscription ${name}`, { kind: SpanKind.SERVER, startTime: spanClock(), attributes: { 'graphql.operation.type': 'subscription', 'graphql.operation.name': name } }, parent);
           (ctx.extra.spans ??= new Map()).set(id, span);
           operation = trace.setSpan(parent, span);
         }
