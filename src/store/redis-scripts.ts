@@ -187,8 +187,8 @@ return 0
 export const ROUTE_CHANGE = `
 local v = redis.call('INCR', KEYS[2])
 redis.call('HSET', KEYS[1], ARGV[1], v .. '|' .. ARGV[2])
-redis.call('PUBLISH', ARGV[3], '{"t":"route","version":' .. v .. ',"change":' .. ARGV[2] .. '}')
-return v
+local n = redis.call('PUBLISH', ARGV[3], '{"t":"route","version":' .. v .. ',"change":' .. ARGV[2] .. '}')
+return {v, n}
 `;
 
 /** KEYS: ids → hash, hash → revokedAt. ARGV: id, revokedAt. Returns 1 when revoked now. */

@@ -40,7 +40,12 @@ const EventSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('if'), k: z.string() }),
   z.object({ t: z.literal('idem'), k: z.string() }),
   z.object({ t: z.literal('route'), version: z.number(), change: z.record(z.string(), z.unknown()) }),
+  /** An instance has applied route change `v`. */
+  z.object({ t: z.literal('ack'), v: z.number() }),
 ]);
+
+/** How long a route change waits for every instance to say it applied the change (an instance gone quiet must not hang the mutation). */
+const ROUTE_ACK_WAIT_MS = 1_000;
 
 const RouteChangePayloadSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('upsert'), name: z.string(), route: RouteConfigSchema }),
@@ -105,10 +110,51 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
         return;
       }
       for (const cb of routeSubscribers) cb(change);
+      // Applied (the callbacks are synchronous): the instance that made the change is waiting to hear it.
+      void cmd.call('publish', () => client.publish(channel, JSON.stringify({ t: 'ack', v: change.version }))).catch(() => undefined);
+      return;
+    }
+    if (ev.t === 'ack') {
+      const n = (acks.get(ev.v) ?? 0) + 1;
+      acks.set(ev.v, n);
+      ackWaiters.get(ev.v)?.(n);
+      // Acks of changes nobody here waits for: keep the last few (one may arrive before its waiter).
+      if (acks.size > 64) acks.delete(acks.keys().next().value!);
       return;
     }
     for (const w of [...(waiters.get(`${ev.t}:${ev.k}`) ?? [])]) w();
   });
+
+  // ── route changes: the mutation returns once every instance that heard it has applied it ───────────
+  const acks = new Map<number, number>();
+  const ackWaiters = new Map<number, (count: number) => void>();
+
+  /**
+   * Runs a route change and waits until each instance subscribed when it was published (PUBLISH's receiver
+   * count, this one included) has applied it, at most ROUTE_ACK_WAIT_MS: so a client's next request, to any
+   * instance, runs on the new version. An instance that was disconnected reloads a snapshot when it is back.
+   */
+  async function changeRoute(name: string, payload: string): Promise<number> {
+    const [v, receivers] = (await cmd.run('ROUTE_CHANGE', [k.routes, k.routesVersion], [name, payload, channel])) as [number, number];
+    const version = Number(v);
+    const want = Number(receivers);
+    if ((acks.get(version) ?? 0) < want) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          ackWaiters.delete(version);
+          resolve();
+        };
+        const timer = setTimeout(done, ROUTE_ACK_WAIT_MS);
+        timer.unref();
+        ackWaiters.set(version, (count) => {
+          if (count >= want) done();
+        });
+      });
+    }
+    acks.delete(version);
+    return version;
+  }
 
   function notify(t: 'if' | 'idem', key: string): Promise<unknown> {
     return cmd.call('publish', () => client.publish(channel, JSON.stringify({ t, k: key })));
@@ -262,12 +308,10 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
     routes: {
       async upsert(route: RouteConfig) {
         const parsed = RouteConfigSchema.parse(route);
-        const payload = JSON.stringify({ op: 'upsert', name: parsed.name, route: parsed });
-        return Number(await cmd.run('ROUTE_CHANGE', [k.routes, k.routesVersion], [parsed.name, payload, channel]));
+        return changeRoute(parsed.name, JSON.stringify({ op: 'upsert', name: parsed.name, route: parsed }));
       },
       async delete(name) {
-        const payload = JSON.stringify({ op: 'delete', name });
-        return Number(await cmd.run('ROUTE_CHANGE', [k.routes, k.routesVersion], [name, payload, channel]));
+        return changeRoute(name, JSON.stringify({ op: 'delete', name }));
       },
       async snapshot() {
         const [all, version] = await cmd.call('routes snapshot', () => Promise.all([client.hgetall(k.routes), client.get(k.routesVersion)]));

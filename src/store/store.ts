@@ -239,7 +239,10 @@ export interface RouteResync {
 }
 
 export interface RouteStore {
-  /** Persists the route and publishes the change; returns its version (monotonic across instances). */
+  /**
+   * Persists the route and publishes the change; returns its version (monotonic across instances) once every
+   * instance listening has applied it (bounded), so the next request anywhere runs on the new version.
+   */
   upsert(route: RouteConfig): Promise<number>;
   delete(name: string): Promise<number>;
   /** The latest change of every route ever changed at run time, and the highest version. */

@@ -90,4 +90,25 @@ describe('redis store specifics', () => {
       await Promise.all([s.close(), m.close()]);
     }
   });
+
+  it('a route change returns only once every other instance has applied it', async () => {
+    const prefix = uniquePrefix('route-ack');
+    prefixes.push(prefix);
+    const a = redisStore(prefix);
+    const others = [redisStore(prefix), redisStore(prefix)];
+    await Promise.all([a, ...others].map(waitReady));
+    // Each peer is subscribed (its subscriber connection is ready) before the change is published.
+    await new Promise((r) => setTimeout(r, 50));
+    const applied = others.map(() => [] as number[]);
+    others.forEach((o, i) => o.routes.subscribe((c) => c.op !== 'resync' && applied[i]!.push(c.version)));
+    try {
+      for (let n = 0; n < 5; n++) {
+        const version = await a.routes.upsert({ name: `r${n}`, targets: [{ provider: 'p', model: 'm' }] } as never);
+        // Not "eventually": at the moment the mutation returns.
+        for (const seen of applied) expect(seen).toContain(version);
+      }
+    } finally {
+      await Promise.all([a, ...others].map((s) => s.close()));
+    }
+  });
 });
