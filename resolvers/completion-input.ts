@@ -215,6 +215,8 @@ export function toGatewayRequest(input: CompletionInputArgs, ctx: Pick<GraphQLCo
     principal: ctx.principal,
     signal: ctx.signal,
     requestId: ctx.requestId,
+    // A GraphQL Completion is an entity: kept in the recent-completions log for completion(id).
+    retain: true,
     ...(task !== undefined && { task }),
     ...(Object.keys(constraints.data).length > 0 && { constraints: constraints.data }),
     ...(cache && { cache }),

@@ -52,6 +52,24 @@ export function canSee(ctx: GraphQLContext, c: Completion): boolean {
   return ctx.principal.scope === 'admin' || c.principal === ctx.principal.name;
 }
 
+/** How deep into the ledger (newest first) a lookup by id reads before answering null. */
+const LOOKUP_SCAN = 5_000;
+
+/**
+ * A completion by id: this instance's log (GraphQL completions, message included), else the ledger (REST
+ * completions and other instances' — see GatewayRequest.retain — with usage, cost and timing, no message).
+ */
+async function findCompletion(ctx: GraphQLContext, id: string): Promise<PricedLike | null> {
+  const kept = ctx.gateway.completions.get(id);
+  if (kept) return canSee(ctx, kept) ? kept : null;
+  const usage = usageOf(ctx.gateway);
+  if (!usage) return null;
+  await usage.flush();
+  const { items } = await pageLedgerEvents(usage.sink, { first: 1, filter: (e) => e.id === id && e.status === 'ok', maxScan: LOOKUP_SCAN, chunk: 1_000 });
+  const found = items[0] && fromLedger(items[0]);
+  return found && canSee(ctx, found) ? found : null;
+}
+
 const encodeCursor = (id: string) => Buffer.from(`completion:${id}`, 'utf8').toString('base64url');
 
 function decodeCursor(cursor: string): string {
@@ -68,10 +86,7 @@ interface CompletionsArgs {
 
 export const completionResolvers = {
   Query: {
-    completion: (_: unknown, args: { id: string }, ctx: GraphQLContext) => {
-      const c = ctx.gateway.completions.get(args.id);
-      return c && canSee(ctx, c) ? c : null;
-    },
+    completion: (_: unknown, args: { id: string }, ctx: GraphQLContext) => findCompletion(ctx, args.id),
     completions: async (_: unknown, args: CompletionsArgs, ctx: GraphQLContext) => {
       const first = args.first ?? 20;
       if (first < 0 || first > MAX_PAGE) throw badUserInput(`first: must be between 0 and ${MAX_PAGE}`, 'first');
@@ -110,10 +125,7 @@ export const completionResolvers = {
       ctx.gateway.complete(toGatewayRequest(args.input, ctx)),
   },
   Completion: {
-    __resolveReference: (ref: { id: string }, ctx: GraphQLContext) => {
-      const c = ctx.gateway.completions.get(ref.id);
-      return c && canSee(ctx, c) ? c : null;
-    },
+    __resolveReference: (ref: { id: string }, ctx: GraphQLContext) => findCompletion(ctx, ref.id),
     ...targetFields,
     priced: (c: Completion) => c.costUsd !== null,
     priceSource: (c: PricedLike) => c.priceSource ?? (c.costUsd === null ? 'none' : 'config'),

@@ -26,6 +26,15 @@ export interface GatewayRequest {
   task?: string | undefined;
   /** Per-request routing constraints: quality, latency budget, cost ceiling, provider allow/deny. */
   constraints?: RequestConstraints | undefined;
+  /**
+   * Keep the whole completion (its message included) in this instance's recent-completions log, for
+   * `completion(id)`. GraphQL sets it: a Completion is an entity its clients fetch again. REST does not:
+   * its answer is the whole record, and holding every REST completion for the log's last 2,000 requests
+   * keeps them alive through young-generation collections, which then copy and promote them (at
+   * saturation that tripled the scavenge pauses and cost a fifth of the throughput). REST completions are
+   * still found by id, from the usage ledger (usage, cost, timing; no message).
+   */
+  retain?: boolean | undefined;
 }
 
 /** The record of one completed request: what GraphQL `Completion` and the REST body are built from. */

@@ -189,7 +189,7 @@ export function createGateway(deps: GatewayDeps) {
       traceId: null,
       principal: req.principal?.name,
     };
-    log.add(completion);
+    if (req.retain) log.add(completion);
     return completion;
   }
 

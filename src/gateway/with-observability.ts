@@ -158,9 +158,10 @@ export function withObservability<R extends StoreRequest>(deps: ObservabilityDep
     }
   }
 
-  function finished(c: Completion): void {
+  function finished(c: Completion, req: R): void {
     observeAttempts(c.route, c.attempts);
-    deps.completionLog?.put(c);
+    // With its trace id now, or a cache hit the gateway never saw (see GatewayRequest.retain).
+    if (req.retain) deps.completionLog?.put(c);
   }
 
   function begin(req: R, stream: boolean) {
@@ -178,7 +179,7 @@ export function withObservability<R extends StoreRequest>(deps: ObservabilityDep
         try {
           const c = await next.complete(inner);
           if (req.meta !== inner.meta) req.meta = inner.meta;
-          finished(c);
+          finished(c, req);
           return c;
         } catch (e) {
           const attempts = (e as { attempts?: unknown }).attempts;
@@ -191,7 +192,7 @@ export function withObservability<R extends StoreRequest>(deps: ObservabilityDep
     stream(req) {
       const inner: R = req.meta ? req : { ...req, meta: {} };
       return usage.stream(usageContext(req, null), next.stream(inner), (ev) => {
-        if (ev.type === 'done') finished(ev.completion);
+        if (ev.type === 'done') finished(ev.completion, req);
         else if (ev.type === 'error') observeAttempts(req.model ?? req.route ?? '', ev.attempts);
       });
     },
@@ -213,7 +214,7 @@ export function withObservability<R extends StoreRequest>(deps: ObservabilityDep
             throw e;
           }
         }).then((c) => {
-          finished(c);
+          finished(c, req);
           return c;
         }),
       );
@@ -224,7 +225,7 @@ export function withObservability<R extends StoreRequest>(deps: ObservabilityDep
       const { t, inner } = begin(req, true);
       async function* observe(events: AsyncIterable<CompletionEvent>): AsyncGenerator<CompletionEvent> {
         for await (const ev of events) {
-          if (ev.type === 'done') finished(ev.completion);
+          if (ev.type === 'done') finished(ev.completion, req);
           else if (ev.type === 'error') observeAttempts(req.model ?? req.route ?? '', ev.attempts);
           yield ev;
         }

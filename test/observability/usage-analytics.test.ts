@@ -50,6 +50,8 @@ describe('usage analytics over a known set of requests (memory store, both APIs)
   let stack: ObservedStack;
   let sink: MemoryLedgerSink;
   const sent: Sent[] = [];
+  const restIds: string[] = [];
+  let graphqlId = '';
 
   beforeAll(async () => {
     sink = new MemoryLedgerSink();
@@ -58,6 +60,7 @@ describe('usage analytics over a known set of requests (memory store, both APIs)
     for (const [key, i] of [[ADMIN, 0], [CLIENT, 1], [ADMIN, 2]] as const) {
       const r = await stack.post('/v1/chat/completions', { model: 'default', messages: [{ role: 'user', content: `question number ${i} about rivers` }] }, auth(key));
       expect(r.status).toBe(200);
+      restIds.push(r.json.id);
       sent.push(fromRest(r.json.usage, r.headers.get('x-switchboard-cost-usd')));
     }
     const s = await stack.post('/v1/chat/completions', { model: 'local', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'stream a short answer' }] }, auth(CLIENT));
@@ -65,8 +68,9 @@ describe('usage analytics over a known set of requests (memory store, both APIs)
     const streamed = await sink.readEvents({ limit: 0 }); // nothing flushed yet: the ledger is off the request path
     expect(streamed).toEqual([]);
     // GraphQL over HTTP.
-    const g = await stack.gql('mutation { createCompletion(input: { route: "default", messages: [{ role: USER, content: "graphql question" }] }) { usage { inputTokens outputTokens } costUsd } }', undefined, ADMIN);
+    const g = await stack.gql('mutation { createCompletion(input: { route: "default", messages: [{ role: USER, content: "graphql question" }] }) { id usage { inputTokens outputTokens } costUsd } }', undefined, ADMIN);
     const gc = g.data.createCompletion;
+    graphqlId = gc.id;
     // GraphQL over WebSocket.
     const ws = createClient({ url: `${stack.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: { authorization: `Bearer ${CLIENT}` } });
     let done: any;
@@ -141,6 +145,24 @@ describe('usage analytics over a known set of requests (memory store, both APIs)
     expect(new Set(all.data.completions.edges.map((e: any) => e.node.priceSource))).toEqual(new Set(['CONFIG']));
     const mine = await stack.gql('{ completions(first: 50) { edges { node { id } } } }', undefined, CLIENT);
     expect(mine.data.completions.edges).toHaveLength(3);
+  });
+
+  it('completion(id): a GraphQL completion from the log with its message; a REST one from the ledger', async () => {
+    const Q = 'query($id: ID!) { completion(id: $id) { id route message { content } usage { inputTokens outputTokens } costUsd attempts { status } } }';
+    const g = await stack.gql(Q, { id: graphqlId }, ADMIN);
+    expect(g.data.completion.message.content).toEqual(expect.any(String));
+    expect(g.data.completion.attempts).toEqual([{ status: 'OK' }]);
+    expect(stack.app.gateway.completions.get(restIds[0]!)).toBeUndefined(); // REST answers are not kept in process
+    const r = await stack.gql(Q, { id: restIds[0] }, ADMIN);
+    expect(r.errors).toBeUndefined();
+    expect(r.data.completion).toEqual({
+      id: restIds[0], route: 'default', message: { content: null },
+      usage: { inputTokens: sent[0]!.input, outputTokens: sent[0]!.output }, costUsd: sent[0]!.costUsd, attempts: [],
+    });
+    // restIds[0] was the admin key's: a client key does not see it, nor an unknown id.
+    expect((await stack.gql(Q, { id: restIds[0] }, CLIENT)).data.completion).toBeNull();
+    expect((await stack.gql(Q, { id: restIds[1] }, CLIENT)).data.completion.id).toBe(restIds[1]);
+    expect((await stack.gql(Q, { id: 'cmpl_nope' }, ADMIN)).data.completion).toBeNull();
   });
 
   it('logs one line per request with the ledger fields, no secrets', () => {
@@ -218,6 +240,10 @@ describe('two instances sharing Redis', () => {
       expect(Math.round(data.usage.totals.costUsd * 1e10)).toBe(sent.reduce((s, x) => s + Math.round(x.costUsd * 1e10), 0));
       const listed = await one.gql('{ completions(first: 10) { edges { node { id usage { inputTokens } } } } }');
       expect(listed.data.completions.edges).toHaveLength(5);
+      // A completion the other instance served, by id.
+      const served = listed.data.completions.edges[0].node;
+      const byId = await one.gql('query($id: ID!) { completion(id: $id) { id usage { inputTokens } } }', { id: served.id });
+      expect(byId.data.completion).toEqual(served);
     } finally {
       await two.close();
       await one.close();
