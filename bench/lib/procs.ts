@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { childGuardImport } from '../child-guard.ts';
 
 /**
- * The harness's child processes: each is `process.execPath` with bench/child-guard.ts preloaded (the child
+ * The harness's child processes: each is `process.execPath` with the guard of bench/child-guard.ts preloaded (the child
  * exits when our end of its stdin closes, so even a killed harness leaves no orphans), its output appended
  * to a log file, and every one of them is stopped by `stopAll` — called from `finally`, signal handlers and
  * `exit`.
@@ -34,8 +35,7 @@ export interface SpawnOptions {
 }
 
 export async function spawnChild(opts: SpawnOptions): Promise<Child & { port: number }> {
-  const guard = new URL('../child-guard.ts', import.meta.url).pathname;
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', guard, opts.script, ...opts.args], {
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', childGuardImport, opts.script, ...opts.args], {
     cwd: opts.cwd,
     stdio: ['pipe', 'pipe', 'pipe'],
     env: opts.env ?? process.env,
