@@ -13,7 +13,7 @@
  * for quick ones), prints the table. Every child is stopped at the end, also on error or a signal.
  */
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,17 @@ import { sleep } from './lib/stats.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = join(ROOT, 'bench', 'results');
+
+/**
+ * The Node flags the gateway is launched with in production: those of `npm run start:dist` (the Dockerfile's
+ * CMD and bin/switchboard.js carry the same; a test holds them equal), so the benchmark runs what users run.
+ */
+function launcherNodeFlags(): string[] {
+  const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const words = (scripts['start:dist'] ?? '').split(/\s+/);
+  return words.slice(1, words.indexOf('dist/src/cli.js')).filter((w) => w.startsWith('--'));
+}
+const LAUNCHER_FLAGS = launcherNodeFlags();
 const ALL_SCENARIOS = ['rest', 'rest-100', 'stream', 'graphql', 'graphql-stream', 'fallback', 'streams-1000', 'route', 'cache', 'scaling', 'soak'] as const;
 type Scenario = (typeof ALL_SCENARIOS)[number];
 
@@ -57,7 +68,7 @@ const USAGE = `usage: npm run bench -- [options]
   --scenarios a,b    subset of: ${ALL_SCENARIOS.join(', ')}
   --quick            smoke run of a few seconds (short streams: 8 chunks 5 ms apart)
   --profile          start the gateway with --cpu-prof and summarize the profile (figures then carry profiler overhead)
-  --node-args="..."  extra Node flags for the gateway process (e.g. --node-args="--trace-gc --max-semi-space-size=4")
+  --node-args="..."  Node flags for the gateway process after those of \`npm run start:dist\` (e.g. --node-args="--trace-gc --max-semi-space-size=4")
   --wait-quiet S     first wait up to S seconds for other processes to use < 0.3 cores (shared machines)
   --record / --no-record   append to BENCHMARKS.md (default: yes for full runs, no for --quick)`;
 
@@ -234,7 +245,7 @@ function spawnGateway(configPath: string, profileDir: string | undefined, name =
   return spawnChild({
     name,
     cwd: ROOT,
-    nodeArgs: [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...opts.nodeArgs],
+    nodeArgs: [...LAUNCHER_FLAGS, ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...opts.nodeArgs],
     script: opts.from === 'dist' ? 'dist/src/cli.js' : 'src/cli.ts',
     args: ['start', '--config', configPath, '--host', '127.0.0.1', '--port', '0'],
     logFile: logFile(name),
@@ -1038,7 +1049,7 @@ async function main(): Promise<void> {
       bursts: `${opts.bursts}×${opts.burstSize}`,
       upstreamStream: `${opts.mockChunks} chunks × ${opts.mockIntervalMs} ms`,
       profile: opts.profile,
-      gatewayNodeArgs: opts.nodeArgs,
+      gatewayNodeArgs: [...LAUNCHER_FLAGS, ...opts.nodeArgs],
       gatewayFrom: opts.from,
       scenarios: opts.scenarios,
     },
@@ -1050,7 +1061,7 @@ async function main(): Promise<void> {
   const meta = [
     `Node ${env.node} · commit ${env.commit} · ${env.cores} cores (${env.cpu}) · run took ${wallS.toFixed(0)} s`,
     `Options: duration ${opts.durationS} s per phase, ${opts.connections} connections (saturation), ${opts.rate} req/s (latency, 1 connection), ` +
-      `gateway run from ${opts.from === 'dist' ? 'the build (dist/)' : 'the .ts sources'}, paced streams ${opts.streamRate}/s, bursts ${opts.bursts}×${opts.burstSize}, ${opts.streams} concurrent streams, upstream stream ${env.options.upstreamStream}${opts.nodeArgs.length ? `, gateway Node flags ${opts.nodeArgs.join(' ')}` : ''}; scenarios: ${opts.scenarios.join(', ')}`,
+      `gateway run from ${opts.from === 'dist' ? 'the build (dist/)' : 'the .ts sources'}, paced streams ${opts.streamRate}/s, bursts ${opts.bursts}×${opts.burstSize}, ${opts.streams} concurrent streams, upstream stream ${env.options.upstreamStream}${LAUNCHER_FLAGS.length + opts.nodeArgs.length ? `, gateway Node flags ${[...LAUNCHER_FLAGS, ...opts.nodeArgs].join(' ')}` : ''}; scenarios: ${opts.scenarios.join(', ')}`,
   ];
   const misses = rows.filter((r) => r.meets === false);
   const otherMax = Math.max(0, ...resources.map((r) => r.otherCores ?? 0));

@@ -49,8 +49,18 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toContain('RUN npm run build');
     expect(dockerfile).toContain('COPY --from=build /app/dist ./dist');
     expect(dockerfile).toContain('COPY schema ./schema');
-    expect(dockerfile).toContain('CMD ["node", "dist/src/cli.js", "start"]');
+    expect(dockerfile).toContain('CMD ["node", "--max-semi-space-size=16", "dist/src/cli.js", "start"]');
     const compose = await load('docker-compose.yml');
     for (const p of ['openai', 'anthropic', 'gemini', 'ollama']) expect(compose.services[`sim-${p}`].command.slice(0, 3)).toEqual(['node', 'dist/src/cli.js', 'simulate']);
+  });
+
+  it('every launcher of the gateway passes the same Node flags (the benchmark reads them from start:dist)', async () => {
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const flags = '--max-semi-space-size=16';
+    expect(pkg.scripts['start:dist']).toBe(`node ${flags} dist/src/cli.js start`);
+    expect(pkg.scripts.start).toBe(`node ${flags} src/cli.ts start`);
+    expect((await readFile(join(root, 'bin/switchboard.js'), 'utf8')).split('\n')[0]).toBe(`#!/usr/bin/env -S node ${flags}`);
+    const cmd = /^CMD (\[.*\])$/m.exec(await readFile(join(root, 'Dockerfile'), 'utf8'))![1]!;
+    expect(JSON.parse(cmd)).toEqual(['node', ...flags.split(' '), 'dist/src/cli.js', 'start']);
   });
 });
