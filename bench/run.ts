@@ -234,6 +234,8 @@ function spawnBare(mockPort: number): ReturnType<typeof spawnChild> {
   return spawnChild({
     name: 'bare-proxy',
     cwd: ROOT,
+    // The same Node flags as the gateway: the floor is a Node process configured as well as ours.
+    nodeArgs: LAUNCHER_FLAGS,
     script: 'bench/bare-proxy.ts',
     args: ['--upstream', `http://127.0.0.1:${mockPort}`, '--port', '0', '--connections', '1100'],
     logFile: logFile('bare-proxy'),
