@@ -1,4 +1,5 @@
-import { usageOf } from '../src/app-observability.ts';
+import DataLoader from 'dataloader';
+import { usageOf, type UsageAnalytics } from '../src/app-observability.ts';
 import type { Completion } from '../src/gateway/completion.ts';
 import { pageLedgerEvents } from '../src/usage/completion-log.ts';
 import type { UsageEvent } from '../src/usage/usage-event.ts';
@@ -56,6 +57,35 @@ export function canSee(ctx: GraphQLContext, c: Completion): boolean {
 const LOOKUP_SCAN = 5_000;
 
 /**
+ * Ledger lookups by id, one per operation: every id one response asks for (a federated `_entities` fetch
+ * may ask for many) is found in a single scan of the newest LOOKUP_SCAN events.
+ */
+const ledgerLoaders = new WeakMap<GraphQLContext, DataLoader<string, UsageEvent | null>>();
+
+function ledgerLoaderOf(ctx: GraphQLContext, usage: UsageAnalytics): DataLoader<string, UsageEvent | null> {
+  let loader = ledgerLoaders.get(ctx);
+  if (!loader) {
+    loader = new DataLoader<string, UsageEvent | null>(async (ids) => {
+      // This instance's own recent requests become visible first (a no-op when nothing waits).
+      await usage.flush();
+      const wanted = new Set(ids);
+      const found = new Map<string, UsageEvent>();
+      let before: string | undefined;
+      for (let scanned = 0; wanted.size > 0 && scanned < LOOKUP_SCAN; ) {
+        const chunk = await usage.sink.readEvents({ limit: 1_000, before });
+        for (const e of chunk) if (e.status === 'ok' && wanted.delete(e.id)) found.set(e.id, e);
+        scanned += chunk.length;
+        if (chunk.length < 1_000) break;
+        before = chunk[chunk.length - 1]!.id;
+      }
+      return ids.map((id) => found.get(id) ?? null);
+    });
+    ledgerLoaders.set(ctx, loader);
+  }
+  return loader;
+}
+
+/**
  * A completion by id: this instance's log (GraphQL completions, message included), else the ledger (REST
  * completions and other instances' — see GatewayRequest.retain — with usage, cost and timing, no message).
  */
@@ -64,9 +94,8 @@ async function findCompletion(ctx: GraphQLContext, id: string): Promise<PricedLi
   if (kept) return canSee(ctx, kept) ? kept : null;
   const usage = usageOf(ctx.gateway);
   if (!usage) return null;
-  await usage.flush();
-  const { items } = await pageLedgerEvents(usage.sink, { first: 1, filter: (e) => e.id === id && e.status === 'ok', maxScan: LOOKUP_SCAN, chunk: 1_000 });
-  const found = items[0] && fromLedger(items[0]);
+  const event = await ledgerLoaderOf(ctx, usage).load(id);
+  const found = event && fromLedger(event);
   return found && canSee(ctx, found) ? found : null;
 }
 

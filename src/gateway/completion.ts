@@ -31,8 +31,8 @@ export interface GatewayRequest {
    * `completion(id)`. GraphQL sets it: a Completion is an entity its clients fetch again. REST does not:
    * its answer is the whole record, and holding every REST completion for the log's last 2,000 requests
    * keeps them alive through young-generation collections, which then copy and promote them (at
-   * saturation that tripled the scavenge pauses and cost a fifth of the throughput). REST completions are
-   * still found by id, from the usage ledger (usage, cost, timing; no message).
+   * saturation the scavenge pauses tripled: BENCHMARKS.md, third round). REST completions are still found
+   * by id, from the usage ledger (usage, cost, timing; no message).
    */
   retain?: boolean | undefined;
 }

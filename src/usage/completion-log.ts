@@ -82,11 +82,11 @@ export class CompletionLog<T extends { id: string }> {
  */
 export async function pageLedgerEvents<E extends { id: string }>(
   source: { readEvents(q: { limit: number; before?: string | undefined }): Promise<E[]> },
-  opts: { first: number; after?: string | undefined; filter?: ((e: E) => boolean) | undefined; maxScan?: number; chunk?: number },
+  opts: { first: number; after?: string | undefined; filter?: ((e: E) => boolean) | undefined; maxScan?: number },
 ): Promise<{ items: E[]; hasNextPage: boolean }> {
   const maxScan = opts.maxScan ?? 5_000;
   // Unfiltered, one read of first + 1 answers the page and hasNextPage; filtered, read in chunks.
-  const limit = opts.filter ? Math.max(opts.chunk ?? 100, opts.first + 1) : opts.first + 1;
+  const limit = opts.filter ? Math.max(100, opts.first + 1) : opts.first + 1;
   const items: E[] = [];
   let before = opts.after;
   let scanned = 0;

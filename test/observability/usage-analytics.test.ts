@@ -163,6 +163,11 @@ describe('usage analytics over a known set of requests (memory store, both APIs)
     expect((await stack.gql(Q, { id: restIds[0] }, CLIENT)).data.completion).toBeNull();
     expect((await stack.gql(Q, { id: restIds[1] }, CLIENT)).data.completion.id).toBe(restIds[1]);
     expect((await stack.gql(Q, { id: 'cmpl_nope' }, ADMIN)).data.completion).toBeNull();
+    // Several ids in one operation (as a federated _entities fetch sends them): one read of the ledger.
+    const reads = sink.reads;
+    const many = await stack.gql(`{ a: completion(id: "${restIds[0]}") { id } b: completion(id: "${restIds[2]}") { id } c: completion(id: "cmpl_nope") { id } }`, undefined, ADMIN);
+    expect(many.data).toEqual({ a: { id: restIds[0] }, b: { id: restIds[2] }, c: null });
+    expect(sink.reads - reads).toBe(1);
   });
 
   it('logs one line per request with the ledger fields, no secrets', () => {
