@@ -137,23 +137,17 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
   // (the client's SDK raises its usual error class), and the headers name the target that answered.
   // Returns the role frame the first time (the caller sends it in one write with the first delta, so the
   // first token leaves in the same packet as the headers), '' after.
-  const open = (completionId: string, extra: Record<string, string> = {}): string => {
+  const open = (completionId: string, attempts?: number): string => {
     if (res.headersSent) return '';
     enc = new ChunkEncoder(completionId, started?.model ?? request.model ?? 'unknown');
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-request-id': ctx.requestId,
-      ...(started && {
-        'x-switchboard-route': started.route,
-        'x-switchboard-route-version': String(started.routeVersion),
-        'x-switchboard-provider': started.provider,
-        'x-switchboard-model': started.model,
-      }),
-      ...storeHeaders(meta),
-      ...extra,
-    });
+    // A flat [name, value, …] list, as for completions: writeHead takes it without a per-header pass.
+    const h = ['content-type', 'text/event-stream; charset=utf-8', 'cache-control', 'no-cache', 'connection', 'keep-alive', 'x-request-id', ctx.requestId];
+    if (started) {
+      h.push('x-switchboard-route', started.route, 'x-switchboard-route-version', String(started.routeVersion), 'x-switchboard-provider', started.provider, 'x-switchboard-model', started.model);
+    }
+    for (const [k, v] of Object.entries(storeHeaders(meta))) h.push(k, v);
+    if (attempts !== undefined) h.push('x-switchboard-attempts', String(attempts));
+    res.writeHead(200, h);
     return enc.role();
   };
   let id = '';
@@ -178,7 +172,7 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
       }
       case 'done': {
         const c = ev.completion;
-        const first = open(c.id, { 'x-switchboard-attempts': String(c.attempts.length) });
+        const first = open(c.id, c.attempts.length);
         // The end of the stream in one write: finish, usage, [DONE].
         res.end(first + enc!.finish(c.finishReason) + (includeUsage ? enc!.usage(c.usage) : '') + enc!.done());
         return;
