@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { usageOf, type UsageAnalytics } from '../src/app-observability.ts';
 import type { Completion } from '../src/gateway/completion.ts';
-import { pageLedgerEvents } from '../src/usage/completion-log.ts';
+import { ledgerEventsNewestFirst, pageLedgerEvents } from '../src/usage/completion-log.ts';
 import type { UsageEvent } from '../src/usage/usage-event.ts';
 import type { AttemptRecord } from '../src/router/executor.ts';
 import { graphqlCodeOf } from '../src/core/index.ts';
@@ -70,13 +70,9 @@ function ledgerLoaderOf(ctx: GraphQLContext, usage: UsageAnalytics): DataLoader<
       await usage.flush();
       const wanted = new Set(ids);
       const found = new Map<string, UsageEvent>();
-      let before: string | undefined;
-      for (let scanned = 0; wanted.size > 0 && scanned < LOOKUP_SCAN; ) {
-        const chunk = await usage.sink.readEvents({ limit: 1_000, before });
-        for (const e of chunk) if (e.status === 'ok' && wanted.delete(e.id)) found.set(e.id, e);
-        scanned += chunk.length;
-        if (chunk.length < 1_000) break;
-        before = chunk[chunk.length - 1]!.id;
+      for await (const e of ledgerEventsNewestFirst(usage.sink, { chunk: 1_000, maxScan: LOOKUP_SCAN })) {
+        if (e.status === 'ok' && wanted.delete(e.id)) found.set(e.id, e);
+        if (wanted.size === 0) break;
       }
       return ids.map((id) => found.get(id) ?? null);
     });

@@ -74,32 +74,43 @@ export class CompletionLog<T extends { id: string }> {
   }
 }
 
+type LedgerSource<E> = { readEvents(q: { limit: number; before?: string | undefined }): Promise<E[]> };
+
+/**
+ * The ledger's events newest first, read `chunk` at a time from before `after` (exclusive), at most
+ * `maxScan` deep: a caller that stops iterating stops reading, so a rare match far back cannot turn one
+ * query into an unbounded scan.
+ */
+export async function* ledgerEventsNewestFirst<E extends { id: string }>(
+  source: LedgerSource<E>,
+  opts: { chunk: number; after?: string | undefined; maxScan: number },
+): AsyncGenerator<E> {
+  let before = opts.after;
+  for (let scanned = 0; scanned < opts.maxScan; ) {
+    const chunk = await source.readEvents({ limit: opts.chunk, before });
+    yield* chunk;
+    scanned += chunk.length;
+    if (chunk.length < opts.chunk) return;
+    before = chunk[chunk.length - 1]!.id;
+  }
+}
+
 /**
  * A page of recent requests from the usage ledger (shared by every instance), newest first: what
  * `completions` serves once the ledger is wired. With a filter (a client key sees only its own
- * requests) the stream is read in chunks until the page fills, at most `maxScan` events deep, so a
- * rare match far back cannot turn one query into an unbounded scan.
+ * requests) the stream is read in chunks until the page fills, at most `maxScan` events deep.
  */
 export async function pageLedgerEvents<E extends { id: string }>(
-  source: { readEvents(q: { limit: number; before?: string | undefined }): Promise<E[]> },
+  source: LedgerSource<E>,
   opts: { first: number; after?: string | undefined; filter?: ((e: E) => boolean) | undefined; maxScan?: number },
 ): Promise<{ items: E[]; hasNextPage: boolean }> {
-  const maxScan = opts.maxScan ?? 5_000;
   // Unfiltered, one read of first + 1 answers the page and hasNextPage; filtered, read in chunks.
-  const limit = opts.filter ? Math.max(100, opts.first + 1) : opts.first + 1;
+  const chunk = opts.filter ? Math.max(100, opts.first + 1) : opts.first + 1;
   const items: E[] = [];
-  let before = opts.after;
-  let scanned = 0;
-  while (scanned < maxScan) {
-    const chunk = await source.readEvents({ limit, before });
-    for (const e of chunk) {
-      if (opts.filter && !opts.filter(e)) continue;
-      if (items.length === opts.first) return { items, hasNextPage: true };
-      items.push(e);
-    }
-    scanned += chunk.length;
-    if (chunk.length < limit) break;
-    before = chunk[chunk.length - 1]!.id;
+  for await (const e of ledgerEventsNewestFirst(source, { chunk, after: opts.after, maxScan: opts.maxScan ?? 5_000 })) {
+    if (opts.filter && !opts.filter(e)) continue;
+    if (items.length === opts.first) return { items, hasNextPage: true };
+    items.push(e);
   }
   return { items, hasNextPage: false };
 }
