@@ -7,10 +7,10 @@
  *
  * Prints `{"port":N}` on stdout when ready.
  */
-import { createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
+import { serveOnLoopback } from './lib/loopback-server.ts';
 
 const { values } = parseArgs({
   options: {
@@ -45,7 +45,7 @@ function forwardable(h: IncomingHttpHeaders): Record<string, string | string[]> 
   return out;
 }
 
-const server = createServer({ keepAlive: true, keepAliveTimeout: 120_000, noDelay: true, requestTimeout: 0, headersTimeout: 0 }, (req, res) => {
+function forward(req: IncomingMessage, res: ServerResponse): void {
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
   pool
     .stream(
@@ -67,16 +67,6 @@ const server = createServer({ keepAlive: true, keepAliveTimeout: 120_000, noDela
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: err.message } }));
       else res.destroy();
     });
-});
-server.maxRequestsPerSocket = 0;
-server.listen(Number(values.port), '127.0.0.1', () => {
-  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
-});
-const stop = () => {
-  server.close();
-  server.closeAllConnections();
-  void pool.destroy().finally(() => process.exit(0));
-  setTimeout(() => process.exit(0), 1_000).unref();
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+}
+
+serveOnLoopback(Number(values.port), forward, () => pool.destroy());

@@ -10,9 +10,9 @@
  * - model `fail-503`: a 503 with an OpenAI error envelope (the fallback scenario's failing primary).
  * Plain node:http, keep-alive, noDelay, no logic beyond that; it prints `{"port":N}` on stdout when ready.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
+import { serveOnLoopback } from './lib/loopback-server.ts';
 
 const { values } = parseArgs({
   options: {
@@ -111,19 +111,8 @@ function handle(req: IncomingMessage, res: ServerResponse, body: string): void {
   res.writeHead(200, COMPLETION_HEADERS).end(COMPLETION);
 }
 
-const server = createServer({ keepAlive: true, keepAliveTimeout: 120_000, noDelay: true, requestTimeout: 0, headersTimeout: 0 }, (req, res) => {
+serveOnLoopback(Number(values.port), (req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => handle(req, res, chunks.length === 1 ? chunks[0]!.toString() : Buffer.concat(chunks).toString()));
 });
-server.maxRequestsPerSocket = 0;
-server.listen(Number(values.port), '127.0.0.1', () => {
-  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
-});
-const stop = () => {
-  server.close();
-  server.closeAllConnections();
-  process.exit(0);
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
