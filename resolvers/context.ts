@@ -11,6 +11,8 @@ export interface GraphQLContext {
   loaders: Loaders;
   /** Fires when the HTTP client goes away; passed down to the gateway so the upstream call stops too. */
   signal?: AbortSignal | undefined;
+  /** Aborts at the end of the server's shutdown grace period: open subscriptions end with a SHUTTING_DOWN event. */
+  shutdown?: AbortSignal | undefined;
   requestId?: string | undefined;
 }
 
@@ -19,6 +21,7 @@ export interface ContextInput {
   config: Config;
   principal: Principal;
   signal?: AbortSignal | undefined;
+  shutdown?: AbortSignal | undefined;
   requestId?: string | undefined;
 }
 

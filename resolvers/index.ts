@@ -14,7 +14,7 @@ export { formatGraphQLError } from './errors.ts';
 /** GraphQL enum values ↔ the core's lower-case values, so resolvers and inputs use the core's vocabulary. */
 const enums = {
   MessageRole: { SYSTEM: 'system', USER: 'user', ASSISTANT: 'assistant', TOOL: 'tool' },
-  FinishReason: { STOP: 'stop', LENGTH: 'length', TOOL_CALLS: 'tool_calls', CONTENT_FILTER: 'content_filter', ERROR: 'error' },
+  FinishReason: { STOP: 'stop', LENGTH: 'length', TOOL_CALLS: 'tool_calls', CONTENT_FILTER: 'content_filter', ERROR: 'error', OTHER: 'other' },
   AttemptStatus: { OK: 'ok', ERROR: 'error' },
   ImageDetail: { AUTO: 'auto', LOW: 'low', HIGH: 'high' },
   ToolChoiceMode: { AUTO: 'auto', NONE: 'none', REQUIRED: 'required', TOOL: 'tool' },

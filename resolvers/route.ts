@@ -1,4 +1,5 @@
 import { RouteConfigSchema, formatPath, type RouteConfig } from '../src/config/index.ts';
+import { maySeeRoute } from '../src/gateway/access-rule.ts';
 import type { RoutePlan } from '../src/router/route-plan.ts';
 import type { VersionedRoute } from '../src/router/route-table.ts';
 import { requireAdmin } from '../src/server/authenticator.ts';
@@ -72,10 +73,16 @@ export function toRouteConfig(input: RouteInputArgs, ctx: GraphQLContext): Route
   return parsed.data;
 }
 
+/** A route by name, or null when there is none or the caller's key may not see it. */
+function visibleRoute(ctx: GraphQLContext, name: string): VersionedRoute | null {
+  return maySeeRoute(ctx.principal, name) ? (ctx.gateway.routes.get(name) ?? null) : null;
+}
+
 export const routeResolvers = {
   Query: {
-    routes: (_: unknown, _args: unknown, ctx: GraphQLContext) => ctx.gateway.routes.list(),
-    route: (_: unknown, args: { name: string }, ctx: GraphQLContext) => ctx.gateway.routes.get(args.name) ?? null,
+    // A client key limited to routes sees only those (as completions: what it may not see reads as absent).
+    routes: (_: unknown, _args: unknown, ctx: GraphQLContext) => ctx.gateway.routes.list().filter((r) => maySeeRoute(ctx.principal, r.route.name)),
+    route: (_: unknown, args: { name: string }, ctx: GraphQLContext) => visibleRoute(ctx, args.name),
     explainRoute: (_: unknown, args: { input: CompletionInputArgs }, ctx: GraphQLContext): Promise<RoutePlan> =>
       ctx.gateway.explain(toGatewayRequest(args.input, ctx)),
   },
@@ -91,7 +98,7 @@ export const routeResolvers = {
     },
   },
   Route: {
-    __resolveReference: (ref: { name: string }, ctx: GraphQLContext) => ctx.gateway.routes.get(ref.name) ?? null,
+    __resolveReference: (ref: { name: string }, ctx: GraphQLContext) => visibleRoute(ctx, ref.name),
     name: (r: VersionedRoute) => r.route.name,
     strategy: (r: VersionedRoute) => r.route.strategy,
     version: (r: VersionedRoute) => r.version,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GatewayError, graphqlCodeOf, toGatewayError } from '../src/core/index.ts';
 import type { Completion, CompletionEvent, GatewayRequest, TargetRef } from '../src/gateway/completion.ts';
+import { endOnShutdown } from '../src/gateway/end-on-shutdown.ts';
 import type { AttemptRecord } from '../src/router/executor.ts';
 import { toGatewayRequest, type CompletionInputArgs } from './completion-input.ts';
 import type { GraphQLContext } from './context.ts';
@@ -124,12 +125,16 @@ export const subscriptionResolvers = {
     completionStream: {
       subscribe: (_: unknown, args: { input: CompletionInputArgs }, ctx: GraphQLContext) => {
         const abort = new AbortController();
-        // The connection's signal (socket closed) cancels this stream too.
-        const parent = ctx.signal;
-        const onParentAbort = () => abort.abort(parent?.reason);
-        if (parent?.aborted) abort.abort(parent.reason);
-        else parent?.addEventListener('abort', onParentAbort, { once: true });
-        const detach = () => parent?.removeEventListener('abort', onParentAbort);
+        // The connection's signal (socket closed) cancels this stream too, and so does the end of the
+        // shutdown grace period (after which endOnShutdown sends the terminal event).
+        const parents = [ctx.signal, ctx.shutdown].filter((s): s is AbortSignal => s !== undefined);
+        const onParentAbort = (ev: Event) => abort.abort((ev.target as AbortSignal).reason);
+        const aborted = parents.find((s) => s.aborted);
+        if (aborted) abort.abort(aborted.reason);
+        else for (const s of parents) s.addEventListener('abort', onParentAbort, { once: true });
+        const detach = () => {
+          for (const s of parents) s.removeEventListener('abort', onParentAbort);
+        };
         let req: GatewayRequest;
         try {
           req = toGatewayRequest(args.input, { ...ctx, signal: abort.signal });
@@ -137,7 +142,7 @@ export const subscriptionResolvers = {
           detach();
           throw e;
         }
-        return completionEvents(ctx.gateway.stream(req), abort, detach);
+        return completionEvents(endOnShutdown(ctx.gateway.stream(req), ctx.shutdown), abort, detach);
       },
       resolve: (payload: EventPayload) => payload,
     },

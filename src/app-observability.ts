@@ -74,7 +74,7 @@ function describeProviders(config: Config): (id: string) => ProviderDescription 
 export async function wireObservability(opts: ObservabilityWiringOptions) {
   const { config, logger } = opts;
   const env = opts.env ?? process.env;
-  const telemetry: Telemetry | undefined = opts.tracer ? undefined : await createTelemetry(env);
+  const telemetry: Telemetry | undefined = opts.tracer ? undefined : await createTelemetry(env, { logger });
   if (telemetry) logger.info({ tracing: telemetry.enabled, reason: telemetry.reason }, 'tracing');
   const tracer = opts.tracer ?? telemetry!.tracer;
   const recordContent = telemetry?.config.recordContent ?? false;
@@ -141,12 +141,16 @@ export async function wireObservability(opts: ObservabilityWiringOptions) {
       // The APIs iterate `stream` with for-await only; the observed one is an async generator too.
       return { ...served, complete: observed.complete, stream: observed.stream, usage, metrics } as G & ObservabilityExtras;
     },
+    /** Writes the records waiting and the ledger's buffer, then closes the ledger's own connection. */
     async close(): Promise<void> {
       queue.drain();
       const stats = await ledger.close();
       if (stats.buffered > 0) logger.warn({ buffered: stats.buffered }, 'usage ledger: events not written at shutdown');
       await closeSink?.();
-      await telemetry?.shutdown();
+    },
+    /** Exports the spans still waiting, for at most `timeoutMs`; never rejects (a failure is logged once). */
+    shutdownTracing(timeoutMs: number): Promise<void> {
+      return telemetry?.shutdown(timeoutMs) ?? Promise.resolve();
     },
   };
 }

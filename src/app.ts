@@ -2,6 +2,7 @@ import type { Config } from './config/index.ts';
 import { createGateway, type Gateway, type GatewayDeps } from './gateway/gateway-service.ts';
 import { wireObservability, type ObservabilityWiringOptions } from './app-observability.ts';
 import { wireStore } from './app-store.ts';
+import { redactSecrets } from './core/redact-secrets.ts';
 import { createProviderRegistry } from './providers/registry.ts';
 import { startServer, type RunningServer } from './server/http-server.ts';
 import type { Store } from './store/store.ts';
@@ -11,8 +12,17 @@ export interface App {
   gateway: Gateway;
   server: RunningServer;
   logger: Logger;
+  /**
+   * Stops serving (open streams get `graceMs`, default `server.shutdownGraceMs`), then closes the gateway,
+   * writes the usage ledger, closes the store and exports the last spans. Each step runs even if one before
+   * it failed (the failure is logged); the span export gets what is left of the grace period, at least 1 s.
+   * Calling it again returns the same promise.
+   */
   close(graceMs?: number): Promise<void>;
 }
+
+/** The least time the span export gets at shutdown, even when open streams used the whole grace period. */
+const MIN_TRACE_FLUSH_MS = 1_000;
 
 export interface AppOptions {
   config: Config;
@@ -47,22 +57,36 @@ export async function createApp(opts: AppOptions): Promise<App> {
     }
     logger.warn('no API keys configured: local mode, every caller is admin (loopback only)');
   }
-  const registry = createProviderRegistry(config.providers);
+  // The gateway's own API keys are masked in provider errors too, should an upstream ever quote one.
+  const registry = createProviderRegistry(config.providers, { secrets: config.keys.map((k) => k.key) });
   const obs = await wireObservability({ config, logger, env: opts.env, ...opts.observability });
   // The APIs get the gateway with the store's features (idempotency → limits → cache) around it, and
   // usage, traces, metrics and request logs around those.
   const base = createGateway({ config, registry, pricing: obs.pricing, ...wiring.gatewayDeps, ...opts.gatewayDeps });
   const gateway = obs.observe(await wiring.serve(base, obs.tracingEnabled ? obs.tracer : undefined), base);
   const server = await startServer({ config, gateway, auth, logger, readiness: [wiring.readiness], metrics: obs.metrics, tracer: obs.tracingEnabled ? obs.tracer : undefined }, { host, port });
+  const step = async (name: string, fn: () => Promise<void>): Promise<boolean> => {
+    try {
+      await fn();
+      return true;
+    } catch (e) {
+      logger.error({ step: name, err: redactSecrets(e instanceof Error ? `${e.name}: ${e.message}` : String(e)) }, 'shutdown step failed; continuing');
+      return false;
+    }
+  };
+  let closing: Promise<void> | undefined;
+  const close = async (graceMs = config.server.shutdownGraceMs) => {
+    const deadline = Date.now() + graceMs;
+    await step('server', () => server.close(graceMs));
+    await step('gateway', () => gateway.close());
+    await step('usage ledger', () => obs.close());
+    if (await step('store', () => wiring.close())) logger.info('store closed');
+    await obs.shutdownTracing(Math.max(MIN_TRACE_FLUSH_MS, deadline - Date.now()));
+  };
   return {
     gateway,
     server,
     logger,
-    async close(graceMs) {
-      await server.close(graceMs);
-      await gateway.close();
-      await obs.close();
-      await wiring.close();
-    },
+    close: (graceMs) => (closing ??= close(graceMs)),
   };
 }

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { isClusterWorker, runPrimary, SIM_URLS_ENV, workerCount } from './cli-cluster.ts';
 import { configJsonSchema, ConfigError, defaultConfig, loadConfigFile, parseConfig, type Config } from './config/index.ts';
+import { describeFault, installProcessGuards } from './process-guards.ts';
 import { faultFlags, type FaultsInput } from './simulator/faults.ts';
 import { SIM_PROTOCOLS, type SimProtocol } from './simulator/protocol.ts';
 import { startSimulator, type Simulator } from './simulator/simulator-server.ts';
@@ -11,6 +12,9 @@ const USAGE = `usage:
   switchboard config-schema
 
 fault flags (simulate): ${faultFlags().map((f) => `${f.flag}${f.kind === 'number' ? ' N' : ''}`).join(' ')}`;
+
+/** Past the grace period, how long the flushes (streams' last events, ledger, store, spans) may take before the process exits anyway. */
+const HARD_STOP_MARGIN_MS = 10_000;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
@@ -88,17 +92,30 @@ async function start(argv: string[]): Promise<void> {
   // In a cluster the primary prints the address once every worker listens.
   if (!isClusterWorker()) process.stdout.write(`${[`switchboard listening on ${url}`, ...describe(url, simLines())].join('\n')}\n`);
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     app.logger.info({ signal }, 'shutting down');
-    await app.close();
-    await Promise.all(sims.map((s) => s.close()));
+    // Every step of app.close is bounded; this is the backstop should one still hang.
+    setTimeout(() => {
+      app.logger.error({ signal, afterMs: config.server.shutdownGraceMs + HARD_STOP_MARGIN_MS }, 'shutdown did not finish in time; exiting');
+      app.logger.flush();
+      process.exit(1);
+    }, config.server.shutdownGraceMs + HARD_STOP_MARGIN_MS).unref();
+    try {
+      await app.close();
+      await Promise.all(sims.map((s) => s.close()));
+    } catch (e) {
+      app.logger.error({ err: describeFault(e) }, 'shutdown failed');
+      exitCode = 1;
+    }
+    app.logger.info({ signal, exitCode }, 'stopped');
     app.logger.flush();
-    process.exit(0);
+    process.exit(exitCode);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  installProcessGuards(process, { logger: app.logger, shutdown: (reason, code) => void stop(reason, code) });
 }
 
 async function simulate(argv: string[]): Promise<void> {

@@ -171,6 +171,11 @@ export const RouterConfigSchema = z.strictObject({
   breaker: BreakerConfigSchema.prefault({}),
   /** The least-latency strategy's and Provider.health's rolling window. */
   latencyWindowMs: z.number().int().positive().default(300_000),
+  /**
+   * Longest a request waits (queueing included) for the tokenizer count made near a context window's
+   * limit; past it routing goes on with the chars/4 estimate and the count is stopped.
+   */
+  tokenCountBudgetMs: z.number().int().positive().max(60_000).default(1_000),
 });
 
 export const KeyConfigSchema = z.strictObject({
@@ -178,9 +183,12 @@ export const KeyConfigSchema = z.strictObject({
   key: z.string().min(16, 'keys are at least 16 characters'),
   name: z.string().min(1),
   scope: z.enum(['admin', 'client']).default('client'),
-  /** Routes this key may use (all when absent). */
+  /** Routes this key may use (all when absent); a client key sees only these in `route`/`routes`/`/v1/models`. */
   routes: z.array(z.string()).optional(),
-  /** Models this key may pin (all when absent). */
+  /**
+   * Models (ids or `provider/model` deployments) this key may pin in `model`, chat and embeddings alike.
+   * When absent: the targets of its `routes`, or everything when `routes` is absent too (gateway/access-rule.ts).
+   */
   models: z.array(z.string()).optional(),
   team: z.string().optional(),
   user: z.string().optional(),
@@ -193,14 +201,44 @@ export const ServerConfigSchema = z.strictObject({
   bodyLimitBytes: z.number().int().positive().default(4 * 1024 * 1024),
   /** How long shutdown waits for open streams before closing them. */
   shutdownGraceMs: z.number().int().nonnegative().default(10_000),
+  /** Time a client has to send a request's headers (a silent or trickling connection gets 408 and is closed). */
+  headersTimeoutMs: z.number().int().positive().default(10_000),
+  /** Time a client has to send a whole request, headers and body; never limits how long the response takes. */
+  bodyTimeoutMs: z.number().int().positive().default(30_000),
+  /** How long an idle keep-alive connection stays open after a response. */
+  keepAliveTimeoutMs: z.number().int().positive().default(65_000),
+  /** Open connections (HTTP and WebSocket) above which new ones are closed at once. */
+  maxConnections: z.number().int().positive().default(10_000),
+  cors: z
+    .strictObject({
+      /** Browser origins besides the gateway's own that may open a WebSocket (e.g. https://app.example.com). */
+      origins: z.array(z.string().refine(isOrigin, 'expected an origin: scheme://host[:port], no path')).default([]),
+    })
+    .prefault({}),
   graphql: z
     .strictObject({
       maxDepth: z.number().int().positive().default(12),
       maxComplexity: z.number().int().positive().default(2_000),
       introspection: z.boolean().default(true),
+      /** Largest query text accepted, in bytes (413 PAYLOAD_TOO_LARGE above it). */
+      maxDocumentBytes: z.number().int().positive().default(64 * 1024),
+      /** Root fields one mutation may select: each createCompletion is a paid upstream call. */
+      maxMutationFields: z.number().int().positive().default(10),
+      /** Aliased fields one document may hold. */
+      maxAliases: z.number().int().positive().default(100),
     })
     .prefault({}),
 });
+
+/** `https://app.example.com` or `http://localhost:3000`: what a browser sends as Origin (lower case, no path). */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}
 
 /** What a feature does when the store cannot answer: `open` serves the request unchecked, `closed` refuses it. */
 export const FailureModeSchema = z.enum(['open', 'closed']);

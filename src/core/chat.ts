@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { exceedsJsonDepth, jsonTextExceedsDepth, TOO_DEEP_MESSAGE } from './json-depth.ts';
 
 /**
  * The normalized chat contract. Every API (GraphQL, OpenAI-compatible REST) turns its input into a
@@ -39,6 +40,15 @@ export const ToolCallSchema = z.object({
   arguments: z.string(),
 });
 
+/**
+ * Free-form JSON of a request, refused past MAX_JSON_DEPTH (iteratively, before anything walks it
+ * recursively). `z.unknown()` values are not walked by zod itself.
+ */
+const JsonObjectSchema = z.record(z.string(), z.unknown()).refine((v) => !exceedsJsonDepth(v), TOO_DEEP_MESSAGE);
+
+/** A tool call sent back in a request: adapters parse its arguments (Anthropic, Gemini, Ollama want an object). */
+const RequestToolCallSchema = ToolCallSchema.extend({ arguments: z.string().refine((t) => !jsonTextExceedsDepth(t), TOO_DEEP_MESSAGE) });
+
 export const SystemMessageSchema = z.object({
   role: z.literal('system'),
   content: z.union([z.string(), z.array(TextPartSchema)]),
@@ -50,7 +60,7 @@ export const UserMessageSchema = z.object({
 export const AssistantMessageSchema = z.object({
   role: z.literal('assistant'),
   content: z.union([z.string(), z.array(TextPartSchema)]).nullable().optional(),
-  toolCalls: z.array(ToolCallSchema).optional(),
+  toolCalls: z.array(RequestToolCallSchema).optional(),
 });
 export const ToolMessageSchema = z.object({
   role: z.literal('tool'),
@@ -71,7 +81,7 @@ export const ToolDefinitionSchema = z.object({
   name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'tool names are 1-64 letters, digits, _ or -'),
   description: z.string().optional(),
   /** JSON Schema of the arguments object. */
-  parameters: z.record(z.string(), z.unknown()).default({ type: 'object', properties: {} }),
+  parameters: JsonObjectSchema.default({ type: 'object', properties: {} }),
   strict: z.boolean().optional(),
 });
 
@@ -87,7 +97,7 @@ export const ResponseFormatSchema = z.discriminatedUnion('type', [
     type: z.literal('json_schema'),
     name: z.string().default('response'),
     description: z.string().optional(),
-    schema: z.record(z.string(), z.unknown()),
+    schema: JsonObjectSchema,
     strict: z.boolean().optional(),
   }),
 ]);
@@ -108,10 +118,11 @@ export const ChatRequestSchema = z.object({
    * Vendor-only parameters, keyed by protocol (`openai`, `anthropic`, `gemini`, `ollama`). The adapter
    * of that protocol merges its entry into the request body as is; other adapters ignore it.
    */
-  providerOptions: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+  providerOptions: z.record(z.string(), z.record(z.string(), z.unknown().refine((v) => !exceedsJsonDepth(v), TOO_DEEP_MESSAGE))).optional(),
 });
 
-export const FinishReasonSchema = z.enum(['stop', 'length', 'tool_calls', 'content_filter', 'error']);
+/** `other`: the provider ended without a reason we can name (an OpenAI-compatible `finish_reason: null`). */
+export const FinishReasonSchema = z.enum(['stop', 'length', 'tool_calls', 'content_filter', 'error', 'other']);
 
 /**
  * Token usage, normalized so that every protocol means the same thing:

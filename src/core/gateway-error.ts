@@ -18,7 +18,11 @@ export const ERROR_KINDS = [
   'content_filter',
   'unsupported_feature',
   'invalid_response',
+  /** A provider refused the gateway's own credentials (its 401/403): the gateway's fault, never the client's key. */
+  'provider_auth',
   'cancelled',
+  /** The gateway is stopping: a stream still open at the end of the shutdown grace period is ended with it. */
+  'shutting_down',
   'internal',
 ] as const;
 
@@ -50,6 +54,8 @@ function defaultRetryable(kind: ErrorKind): boolean {
     case 'unavailable':
     case 'timeout':
     case 'invalid_response':
+    case 'provider_auth':
+    case 'shutting_down':
       return true;
     case 'auth':
     case 'forbidden':
@@ -154,9 +160,11 @@ export function httpStatusOf(kind: ErrorKind): number {
     case 'cancelled':
       return 499;
     case 'invalid_response':
+    case 'provider_auth':
       return 502;
     case 'overloaded':
     case 'unavailable':
+    case 'shutting_down':
       return 503;
     case 'timeout':
       return 504;
@@ -189,7 +197,9 @@ export function graphqlCodeOf(kind: ErrorKind): string {
     case 'content_filter':
     case 'unsupported_feature':
     case 'invalid_response':
+    case 'provider_auth':
     case 'cancelled':
+    case 'shutting_down':
       return kind.toUpperCase();
     default:
       return assertNever(kind);
@@ -218,7 +228,9 @@ export function openaiErrorTypeOf(kind: ErrorKind): string {
     case 'unavailable':
     case 'timeout':
     case 'invalid_response':
+    case 'provider_auth':
     case 'cancelled':
+    case 'shutting_down':
     case 'internal':
       return 'server_error';
     default:

@@ -23,6 +23,7 @@ import { RouteTable } from '../router/route-table.ts';
 import { CompletionLog } from '../usage/completion-log.ts';
 import { configPriceEntries, createPricing, usageOrEstimate, type PriceSource, type Pricing } from '../usage/pricing.ts';
 import { Catalog } from './catalog.ts';
+import { authorizePin } from './access-rule.ts';
 import { createRouteResolver } from './route-resolver.ts';
 import { noCandidateKind, realSleep, totalCost } from './routing-support.ts';
 import { continuationRequest, spliceContinuation } from './continuation.ts';
@@ -84,11 +85,11 @@ export function createGateway(deps: GatewayDeps) {
   const log = new CompletionLog<Completion>(2000);
   const breakers = deps.breakers ?? createInMemoryBreakerState(config.router.breaker);
   const latency = deps.latency ?? createInMemoryLatencyWindow(config.router.latencyWindowMs);
-  const tokenCounter = deps.tokenCounter ?? createTokenCounter();
+  const tokenCounter = deps.tokenCounter ?? createTokenCounter({ budgetMs: config.router.tokenCountBudgetMs });
   const executor = createExecutor({ now, sleep: deps.sleep ?? realSleep, random, breakers, latency, setTimer: deps.setTimer });
   const pricing = deps.pricing ?? createPricing({ entries: configPriceEntries(config) });
 
-  const { authorize, resolve } = createRouteResolver({ catalog, routes, defaultRoute: config.defaults.route });
+  const { resolve } = createRouteResolver({ catalog, routes, defaultRoute: config.defaults.route });
 
   /** The plan a request runs on; `explainRoute` calls the same function. */
   async function planFor(req: GatewayRequest): Promise<{ plan: RoutePlan; route: RouteConfig }> {
@@ -96,8 +97,9 @@ export function createGateway(deps: GatewayDeps) {
     let inputTokens: number | undefined;
     const estimate = estimateInputTokens(req.chat);
     if (needsPreciseCount(estimate, req.chat.maxOutputTokens ?? 0, r.targets.map((t) => t.contextWindow))) {
-      // Near a window's limit chars/4 may be wrong either way: count (off the event loop); on failure keep the estimate.
-      inputTokens = await tokenCounter.count(req.chat).catch(() => undefined);
+      // Near a window's limit chars/4 may be wrong either way: count (off the event loop, within
+      // router.tokenCountBudgetMs, dropped if the client goes away); past the budget or on failure keep the estimate.
+      inputTokens = (await tokenCounter.count(req.chat, req.signal).catch(() => undefined))?.tokens;
     }
     const p = planRoute(r.route.name, r.version, r.targets, req.chat, {
       strategy: r.route.strategy,
@@ -346,9 +348,10 @@ export function createGateway(deps: GatewayDeps) {
   }
 
   async function embed(req: EmbeddingRequest & { model: string; principal?: Principal; signal?: AbortSignal }): Promise<EmbeddingResponse & { provider: string; modelId: string }> {
-    const entries = catalog.resolveModel(req.model).filter((e) => e.model.capabilities.includes('embeddings'));
-    if (entries.length === 0) throw new GatewayError('not_found', `no embeddings model "${req.model}"`, { param: 'model' });
-    authorize(req.principal, undefined, entries[0]!.model.id);
+    const known = catalog.resolveModel(req.model).filter((e) => e.model.capabilities.includes('embeddings'));
+    if (known.length === 0) throw new GatewayError('not_found', `no embeddings model "${req.model}"`, { param: 'model' });
+    // The chat path's rule: only deployments the key may pin (its `models`, else its routes' targets).
+    const entries = authorizePin(req.principal, req.model, known, routes);
     let last: GatewayError | undefined;
     for (const e of entries) {
       const adapter = registry.get(e.provider.id);

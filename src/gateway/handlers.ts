@@ -69,7 +69,7 @@ const StoredCompletionSchema = z
       content: z.string().nullable(),
       toolCalls: z.array(z.object({ id: z.string(), name: z.string(), arguments: z.string() })),
     }),
-    finishReason: z.enum(['stop', 'length', 'tool_calls', 'content_filter', 'error']),
+    finishReason: z.enum(['stop', 'length', 'tool_calls', 'content_filter', 'error', 'other']),
     usage: z.object({
       inputTokens: z.number(),
       outputTokens: z.number(),

@@ -2,17 +2,54 @@ import { createHash } from 'node:crypto';
 import { assertNever, type ChatRequest, type ContentPart, type Message } from '../core/index.ts';
 import type { GatewayRequest } from './completion.ts';
 
+/** Output text already made, as opposed to a value still to serialize (see canonicalJson). */
+class Emit {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+const COMMA = new Emit(',');
+const CLOSE_ARRAY = new Emit(']');
+const CLOSE_OBJECT = new Emit('}');
+
 /**
  * JSON with object keys sorted and undefined members dropped, so two requests that differ only in key
  * order or whitespace serialize alike. Arrays keep their order (message and tool order mean something).
+ * Iterative (a stack of work, not recursion): request bodies are bounded in depth at the APIs, but a hash
+ * must not be what overflows the stack if one ever is not.
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  let out = '';
+  const todo: unknown[] = [value];
+  while (todo.length > 0) {
+    const v = todo.pop();
+    if (v instanceof Emit) {
+      out += v.text;
+    } else if (v === null || typeof v !== 'object') {
+      out += JSON.stringify(v) ?? 'null';
+    } else if (Array.isArray(v)) {
+      out += '[';
+      todo.push(CLOSE_ARRAY);
+      // Pushed last to first, so they come off the stack in order.
+      for (let i = v.length - 1; i >= 0; i--) {
+        todo.push(v[i]);
+        if (i > 0) todo.push(COMMA);
+      }
+    } else {
+      const entries = Object.entries(v as Record<string, unknown>)
+        .filter(([, x]) => x !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      out += '{';
+      todo.push(CLOSE_OBJECT);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, x] = entries[i]!;
+        todo.push(x, new Emit(`${JSON.stringify(k)}:`));
+        if (i > 0) todo.push(COMMA);
+      }
+    }
+  }
+  return out;
 }
 
 /** Tool-call arguments are JSON text: compare what they say, not how they are spaced. */

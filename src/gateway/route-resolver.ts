@@ -3,7 +3,8 @@ import { GatewayError } from '../core/index.ts';
 import type { Target } from '../router/route-plan.ts';
 import type { RouteTable, VersionedRoute } from '../router/route-table.ts';
 import type { Catalog } from './catalog.ts';
-import type { GatewayRequest, Principal } from './completion.ts';
+import { authorizePin, authorizeRoute } from './access-rule.ts';
+import type { GatewayRequest } from './completion.ts';
 
 export interface RouteResolverDeps {
   catalog: Catalog;
@@ -14,36 +15,27 @@ export interface RouteResolverDeps {
 
 /**
  * Where a request may go before any planning: the named route, the route named in `model` (REST clients
- * put route names there), or a synthetic route over every deployment of a pinned model — each checked
- * against what the caller's key may use.
+ * put route names there), or a synthetic route over the deployments of a pinned model — each checked
+ * against what the caller's key may use (access-rule.ts); a pinned model runs only on the deployments the
+ * key may pin.
  */
 export function createRouteResolver(deps: RouteResolverDeps) {
   const { catalog, routes } = deps;
 
-  function authorize(principal: Principal | undefined, route: string | undefined, model: string | undefined): void {
-    if (!principal) return;
-    if (route !== undefined && principal.routes && !principal.routes.includes(route)) {
-      throw new GatewayError('forbidden', `key "${principal.name}" may not use route "${route}"`, { param: 'route' });
-    }
-    if (model !== undefined && principal.models && !principal.models.includes(model)) {
-      throw new GatewayError('forbidden', `key "${principal.name}" may not use model "${model}"`, { param: 'model' });
-    }
-  }
-
-  /** The route a request runs on: a named route, or a synthetic one over every deployment of a pinned model. */
+  /** The route a request runs on: a named route, or a synthetic one over the deployments of a pinned model the key may pin. */
   function resolve(req: GatewayRequest): { route: RouteConfig; version: number; targets: Target[] } {
     if (req.model !== undefined) {
       const named = routes.get(req.model);
       // REST clients put route names in `model`; a route wins over a model of the same name.
       if (named && req.route === undefined) {
-        authorize(req.principal, named.route.name, undefined);
+        authorizeRoute(req.principal, named.route.name);
         return { route: named.route, version: named.version, targets: catalog.targetsOf(named.route) };
       }
-      const entries = catalog.resolveModel(req.model);
-      if (entries.length === 0) {
+      const known = catalog.resolveModel(req.model);
+      if (known.length === 0) {
         throw new GatewayError('not_found', `unknown model or route "${req.model}"`, { param: 'model' });
       }
-      authorize(req.principal, undefined, entries[0]!.model.id);
+      const entries = authorizePin(req.principal, req.model, known, routes);
       const route: RouteConfig = {
         name: `model:${req.model}`,
         strategy: 'priority',
@@ -58,9 +50,9 @@ export function createRouteResolver(deps: RouteResolverDeps) {
     const name = req.route ?? deps.defaultRoute;
     const found: VersionedRoute | undefined = routes.get(name);
     if (!found) throw new GatewayError('not_found', `unknown route "${name}"`, { param: 'route' });
-    authorize(req.principal, name, undefined);
+    authorizeRoute(req.principal, name);
     return { route: found.route, version: found.version, targets: catalog.targetsOf(found.route) };
   }
 
-  return { authorize, resolve };
+  return { resolve };
 }

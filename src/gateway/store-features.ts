@@ -1,7 +1,8 @@
 import type { Config } from '../config/index.ts';
-import { GatewayError } from '../core/index.ts';
 import type { Store } from '../store/store.ts';
 import type { PriceTable } from '../usage/pricing.ts';
+import { authorizePin, authorizeRoute, pinnableDeployments } from './access-rule.ts';
+import type { CatalogModel } from './catalog.ts';
 import type { Completion, CompletionEvent, GatewayRequest, Principal } from './completion.ts';
 import type { Gateway } from './gateway-service.ts';
 import type { Handlers, StoreRequest } from './handlers.ts';
@@ -19,8 +20,8 @@ export interface StoreFeaturesDeps {
   onStoreError?: ((operation: string, error: unknown) => void) | undefined;
 }
 
-/** A route or model a request targets, as the gateway will resolve it. */
-type Resolved = { kind: 'route'; name: string; targets: readonly { provider: string; model: string }[] } | { kind: 'model'; id: string; targets: readonly { provider: string; model: string }[] };
+/** A route or model a request targets, as the gateway will resolve it (`entries`: every deployment of a pinned model). */
+type Resolved = { kind: 'route'; name: string; targets: readonly { provider: string; model: string }[] } | { kind: 'model'; ref: string; entries: readonly CatalogModel[] };
 
 /**
  * The gateway with the store's features around `complete` and `stream`:
@@ -38,7 +39,7 @@ export function withStoreFeatures(deps: StoreFeaturesDeps): Gateway {
       if (named && req.route === undefined) return { kind: 'route', name: named.route.name, targets: named.route.targets };
       const entries = gateway.catalog.resolveModel(req.model);
       if (entries.length === 0) return undefined;
-      return { kind: 'model', id: entries[0]!.model.id, targets: entries.map((e) => ({ provider: e.provider.id, model: e.model.id })) };
+      return { kind: 'model', ref: req.model, entries };
     }
     const name = req.route ?? config.defaults.route;
     const found = gateway.routes.get(name);
@@ -50,12 +51,15 @@ export function withStoreFeatures(deps: StoreFeaturesDeps): Gateway {
     const p: Principal | undefined = req.principal;
     if (!p) return;
     const r = resolveTarget(req);
-    if (r?.kind === 'route' && p.routes && !p.routes.includes(r.name)) {
-      throw new GatewayError('forbidden', `key "${p.name}" may not use route "${r.name}"`, { param: 'route' });
-    }
-    if (r?.kind === 'model' && p.models && !p.models.includes(r.id)) {
-      throw new GatewayError('forbidden', `key "${p.name}" may not use model "${r.id}"`, { param: 'model' });
-    }
+    if (r?.kind === 'route') authorizeRoute(p, r.name);
+    if (r?.kind === 'model') authorizePin(p, r.ref, r.entries, gateway.routes);
+  }
+
+  /** The deployments a request may run on, as the gateway will plan them. */
+  function targetsOf(req: StoreRequest): readonly { provider: string; model: string }[] {
+    const r = resolveTarget(req);
+    if (r?.kind !== 'model') return r?.targets ?? [];
+    return pinnableDeployments(req.principal, r.entries, gateway.routes).map((e) => ({ provider: e.provider.id, model: e.model.id }));
   }
 
   function partition(req: StoreRequest): string | undefined {
@@ -71,9 +75,8 @@ export function withStoreFeatures(deps: StoreFeaturesDeps): Gateway {
 
   /** The most the request can cost: estimated input + max output at the dearest priced target it may use. */
   function estimate(req: StoreRequest): number | null {
-    const r = resolveTarget(req);
     let most: number | null = null;
-    for (const t of r?.targets ?? []) {
+    for (const t of targetsOf(req)) {
       const price: PriceTable | undefined = gateway.catalog.get(t.provider, t.model)?.model.price;
       if (!price) continue;
       const cost = estimateCostUsd(req.chat, price, quotas.defaultMaxOutputTokens);

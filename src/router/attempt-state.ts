@@ -60,6 +60,7 @@ export function breakerOutcomeOf(kind: ErrorKind): BreakerOutcome {
     case 'invalid_response':
       return 'failure';
     case 'auth':
+    case 'provider_auth':
       return 'broken';
     case 'rate_limited':
     case 'forbidden':
@@ -71,6 +72,7 @@ export function breakerOutcomeOf(kind: ErrorKind): BreakerOutcome {
     case 'content_filter':
     case 'unsupported_feature':
     case 'cancelled':
+    case 'shutting_down':
     case 'internal':
       return 'neutral';
     default:
@@ -181,7 +183,7 @@ export class AttemptState {
     if (this.deps.breakers && extra.validationError === undefined) {
       const outcome = breakerOutcomeOf(err.kind);
       void this.deps.breakers.report(key, outcome, this.deps.now(), {
-        reason: err.kind === 'auth' ? `authentication failed (${err.status ?? 'auth'})` : err.kind,
+        reason: err.kind === 'auth' || err.kind === 'provider_auth' ? `authentication failed (${err.status ?? 'auth'})` : err.kind,
         ...(err.kind === 'rate_limited' && err.retryAfterMs !== undefined && { retryAfterMs: err.retryAfterMs }),
       });
     }

@@ -20,8 +20,10 @@ export function fallbackAction(kind: ErrorKind): FallbackAction {
     case 'timeout':
     case 'invalid_response':
       return 'next';
-    // From a provider, 403 means this deployment may not serve us (region, model access): others may.
+    // A provider refusing this deployment's credentials or access (region, model) says nothing of the
+    // others' keys: try the next deployment.
     case 'auth':
+    case 'provider_auth':
     case 'forbidden':
     case 'not_found':
     case 'unsupported_feature':
@@ -33,6 +35,7 @@ export function fallbackAction(kind: ErrorKind): FallbackAction {
     case 'budget_exceeded':
     case 'content_filter':
     case 'cancelled':
+    case 'shutting_down':
     case 'internal':
       return 'stop';
     default:

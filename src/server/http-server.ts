@@ -10,8 +10,13 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import { withServerSpan } from '../telemetry/server-span.ts';
 import { currentTraceId } from '../telemetry/tracing.ts';
 import type { Authenticator } from './authenticator.ts';
-import { createGraphQLEndpoint } from './graphql/graphql-endpoint.ts';
+import { gatewayErrorExtensions } from '../../resolvers/errors.ts';
+import { createGraphQLEndpoint, writeErrors } from './graphql/graphql-endpoint.ts';
 import { chatCompletions, embeddings, listModels, sendError, type RestContext } from './openai-compat/openai-routes.ts';
+import { createStreamShutdown } from './stream-shutdown.ts';
+
+/** After the grace period: how long streams get to deliver their `shutting_down` terminal event. */
+const CUT_FLUSH_MS = 1_000;
 
 export interface ServerDeps {
   config: Config;
@@ -39,13 +44,17 @@ export interface RunningServer {
   url: string;
   port: number;
   server: Server;
-  /** Stops accepting, lets open requests and streams finish for up to `graceMs`, then closes them. */
+  /** Stops accepting, lets open requests and streams finish for up to `graceMs`, then ends open streams with a `shutting_down` error and closes them. */
   close(graceMs?: number): Promise<void>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Reads the body up to `limit` bytes; past it, a payload_too_large error (the socket is left to close). */
+/**
+ * Reads the body up to `limit` bytes; past it, a payload_too_large error. Reading stops there but the
+ * request is not destroyed: the caller answers 413 with `connection: close`, and the socket closes once
+ * that answer is out (destroying it first would reset the connection under the client's feet).
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const declared = Number(req.headers['content-length']);
   if (declared > limit) return Promise.reject(new GatewayError('payload_too_large', `request body over ${limit} bytes`));
@@ -63,8 +72,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       size += c.length;
       if (size > limit) {
         cleanup();
-        // As a `for await` left early would: the request stream (and with it the socket) is destroyed.
-        req.destroy();
+        req.pause();
         reject(new GatewayError('payload_too_large', `request body over ${limit} bytes`));
         return;
       }
@@ -102,7 +110,8 @@ function parseJson(text: string): unknown {
 /** One port for everything: GraphQL over HTTP and WebSocket, the OpenAI-compatible REST API, health. */
 export async function startServer(deps: ServerDeps, listen: { host: string; port: number }): Promise<RunningServer> {
   const { config, gateway, auth, logger } = deps;
-  const graphql = await createGraphQLEndpoint({ gateway, config, auth, logger, tracer: deps.tracer });
+  const shutdown = createStreamShutdown();
+  const graphql = await createGraphQLEndpoint({ gateway, config, auth, logger, tracer: deps.tracer, shutdown });
   const limit = config.server.bodyLimitBytes;
   const openStreams = new Set<ServerResponse>();
   let draining = false;
@@ -130,7 +139,15 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
         return;
       }
       if (path === '/graphql') {
-        const body = req.method === 'POST' ? await readBody(req, limit) : '';
+        let body = '';
+        try {
+          if (req.method === 'POST') body = await readBody(req, limit);
+        } catch (e) {
+          if (!(e instanceof GatewayError && e.kind === 'payload_too_large')) throw e;
+          // A GraphQL client reads errors[], not OpenAI's error object.
+          writeErrors(res, 413, [{ message: e.message, extensions: gatewayErrorExtensions(e) }], { connection: 'close' });
+          return;
+        }
         await graphql.handleHttp(req, res, body);
         return;
       }
@@ -141,14 +158,18 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
         res.once('close', () => {
           if (!res.writableFinished) controller.abort();
         });
-        const ctx: RestContext = { req, res, requestId, principal, signal: controller.signal };
+        const ctx: RestContext = { req, res, requestId, principal, signal: controller.signal, shutdown: shutdown.signal };
         if (path === '/v1/chat/completions' && req.method === 'POST') {
           const body = parseJson(await readBody(req, limit));
           openStreams.add(res);
+          const release = shutdown.hold();
           try {
             await chatCompletions(ctx, body, gateway);
           } finally {
             openStreams.delete(res);
+            release();
+            // A stream the shutdown ended (its error frame is out): its upstream call stops now.
+            if (shutdown.signal.aborted) controller.abort();
           }
           return;
         }
@@ -159,6 +180,8 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
     } catch (e) {
       const err = toGatewayError(e);
       if (err.kind === 'internal') logger.error({ err: { message: err.message }, requestId, path }, 'request failed');
+      // The rest of an oversized body is never read: the connection closes after this answer.
+      if (err.kind === 'payload_too_large' && !res.headersSent) res.setHeader('connection', 'close');
       sendError(res, err, requestId, (e as { attempts?: [] }).attempts);
     }
   }
@@ -175,9 +198,25 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
     });
   }
 
-  const server = createServer({ keepAliveTimeout: 65_000, noDelay: true, requestTimeout: 0 }, (req, res) => {
-    void serve(req, res);
-  });
+  const { headersTimeoutMs, bodyTimeoutMs, keepAliveTimeoutMs, maxConnections } = config.server;
+  const server = createServer(
+    {
+      noDelay: true,
+      keepAliveTimeout: keepAliveTimeoutMs,
+      // Node's requestTimeout is the time to receive the whole request (headers and body) and stops once it
+      // has: a long streamed response is never cut by it. A connection that trickles or never sends its
+      // headers, or never finishes its body, gets 408 and is closed (requestTimeout 0 would disable both).
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: Math.max(bodyTimeoutMs, headersTimeoutMs),
+      // How often Node checks those timeouts (default 30 s, which would triple a 10 s headers timeout).
+      connectionsCheckingInterval: Math.min(1_000, Math.max(25, Math.floor(Math.min(headersTimeoutMs, bodyTimeoutMs) / 4))),
+    },
+    (req, res) => {
+      void serve(req, res);
+    },
+  );
+  // Connections (WebSockets included) past the cap are closed as soon as they are accepted.
+  server.maxConnections = maxConnections;
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path !== '/graphql' || draining) {
@@ -206,8 +245,12 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
       draining = true;
       const closed = new Promise<void>((ok) => server.close(() => ok()));
       server.closeIdleConnections();
-      const deadline = Date.now() + graceMs;
-      while (openStreams.size > 0 && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 50));
+      // Streams (REST and GraphQL) still open after the grace period end with a typed shutting_down event,
+      // which gets a moment to reach the client before the sockets close.
+      if (!(await shutdown.idle(graceMs))) {
+        shutdown.cut();
+        await shutdown.idle(CUT_FLUSH_MS);
+      }
       for (const res of openStreams) res.destroy();
       await graphql.close();
       server.closeAllConnections();

@@ -31,13 +31,24 @@ export const FaultsSchema = z.object({
   chunkDelayMs: z.number().int().nonnegative().default(0),
   /** Words in a generated reply. */
   replyWords: z.number().int().positive().default(12),
+  /**
+   * Streaming: send each content chunk this many times over — a reply of any length from a short plan
+   * (backpressure tests). The reported usage stays the planned reply's; chunk-counting faults count once.
+   */
+  repeatChunks: z.number().int().positive().default(1),
+  /**
+   * Injected errors quote the request back, as careless upstreams and proxies do: a 401/403 names the
+   * credential it was given (`Incorrect API key provided: Bearer sk-…`), any other error (including the
+   * mid-stream one) lists the request headers. For testing that a gateway never passes such text on.
+   */
+  echoHeaders: z.boolean().default(false),
 });
 
 export type Faults = z.infer<typeof FaultsSchema>;
 export type FaultsInput = z.input<typeof FaultsSchema>;
 
-const NUMERIC = new Set(['latencyMs', 'status', 'retryAfterS', 'errorRate', 'disconnectAfterChunks', 'errorAfterChunks', 'maxInputTokens', 'chunkCount', 'chunkDelayMs', 'replyWords']);
-const BOOLEAN = new Set(['hang', 'omitEndMarker']);
+const NUMERIC = new Set(['latencyMs', 'status', 'retryAfterS', 'errorRate', 'disconnectAfterChunks', 'errorAfterChunks', 'maxInputTokens', 'chunkCount', 'chunkDelayMs', 'replyWords', 'repeatChunks']);
+const BOOLEAN = new Set(['hang', 'omitEndMarker', 'echoHeaders']);
 
 function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -64,4 +75,13 @@ export function faultFlags(): Array<{ flag: string; key: keyof Faults; kind: 'nu
     key: key as keyof Faults,
     kind: BOOLEAN.has(key) ? 'boolean' : 'number',
   }));
+}
+
+/** The text an `echoHeaders` error carries: the credential header for an auth failure, else every request header. */
+export function echoedRequest(status: number | undefined, headers: IncomingHttpHeaders): string {
+  if (status === 401 || status === 403) {
+    const credential = headers.authorization ?? headers['x-api-key'] ?? headers['x-goog-api-key'] ?? headers['api-key'];
+    return `Incorrect API key provided: ${String(credential ?? '(none)')}`;
+  }
+  return `Request headers were: ${JSON.stringify(headers)}`;
 }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ErrorResponse, ProtocolSimulator, SimContext, SimErrorKind, SimRequest } from './protocol.ts';
+import { echoedRequest } from './faults.ts';
 import { chunkText, countTokens, fragment, planReply, type ReplyInput, type ToolOffer, embeddingOf, applyStop } from './reply.ts';
 
 /**
@@ -395,7 +396,8 @@ async function chat(ctx: SimContext, startedAt: number, deployment: string | und
   };
   const delta = (d: Json, finish: string | null = null) => chunk([{ index: 0, delta: d, logprobs: null, finish_reason: finish }]);
   const midStreamError = async () => {
-    const e = { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error', param: null, code: null };
+    const text = 'The server had an error while processing your request. Sorry about that!';
+    const e = { message: ctx.faults.echoHeaders ? `${text} ${echoedRequest(undefined, ctx.req.headers)}` : text, type: 'server_error', param: null, code: null };
     await writer.write(`data: ${JSON.stringify({ error: e })}\n\n`);
     writer.end();
   };

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FaultsSchema, resolveFaults, type Faults, type FaultsInput } from './faults.ts';
+import { echoedRequest, FaultsSchema, resolveFaults, type Faults, type FaultsInput } from './faults.ts';
 import { kindOfInjectedStatus, type ProtocolSimulator, type SimContext, type SimErrorKind, type SimProtocol, type SimRequest, type StreamWriter } from './protocol.ts';
 import { PrefixCache } from './reply.ts';
 import { anthropicSimulator } from './anthropic-simulator.ts';
@@ -35,6 +35,11 @@ export interface SimulatorStats {
   completed: number;
   /** Requests currently open. */
   inFlight: number;
+  /**
+   * Bytes of streamed frames the sockets have taken. A stream waits for 'drain' when its socket's buffer
+   * is full, as TCP makes a real provider wait, so this stops growing while the client does not read.
+   */
+  streamedBytes: number;
 }
 
 export interface Simulator {
@@ -57,7 +62,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   let baseFaults: Faults = FaultsSchema.parse(opts.faults ?? {});
   const random = opts.random ?? Math.random;
   const prefixCache = new PrefixCache();
-  const stats: SimulatorStats = { requests: 0, aborted: 0, completed: 0, inFlight: 0 };
+  const stats: SimulatorStats = { requests: 0, aborted: 0, completed: 0, inFlight: 0, streamedBytes: 0 };
   const events = new EventEmitter();
 
   const server: Server = createServer((req, res) => {
@@ -103,9 +108,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     });
     events.emit('request', simReq);
 
-    const sendError = (status: number, message: string, kind?: SimErrorKind) => {
+    const sendError = (status: number, message: string, kind?: SimErrorKind, quote?: string) => {
       const e = proto.errorResponse(status, message, kind ?? kindOfInjectedStatus(status), faults.retryAfterS);
-      if (!res.headersSent) res.writeHead(e.status, e.headers).end(e.body);
+      if (!res.headersSent) res.writeHead(e.status, e.headers).end(quote === undefined ? e.body : withMessage(e.body, quote));
     };
     let faults: Faults;
     try {
@@ -131,7 +136,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     if (faults.latencyMs > 0) await sleep(faults.latencyMs);
     if (res.destroyed) return;
     if (faults.status !== undefined && (faults.errorRate === 0 || random() < faults.errorRate)) {
-      sendError(faults.status, injectedMessage(faults.status));
+      sendError(faults.status, injectedMessage(faults.status), undefined, faults.echoHeaders ? echoedRequest(faults.status, req.headers) : undefined);
       return;
     }
     if (faults.status === undefined && faults.errorRate > 0 && random() < faults.errorRate) {
@@ -147,7 +152,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
         res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
       },
       sendError,
-      stream: () => createStreamWriter(res, faults),
+      stream: () => createStreamWriter(res, faults, stats),
     };
     const handled = await proto.handle(ctx);
     if (!handled) sendError(404, `no route for ${simReq.method} ${simReq.path}`, 'not_found');
@@ -188,11 +193,40 @@ function injectedMessage(status: number): string {
   }
 }
 
+/** A protocol's error envelope with its message replaced: `{"error":"…"}` (Ollama) or `{…"error":{"message":…}}`. */
+function withMessage(body: string, text: string): string {
+  try {
+    const json = JSON.parse(body) as { error?: unknown };
+    if (typeof json.error === 'string') json.error = text;
+    else if (json.error !== null && typeof json.error === 'object') (json.error as { message?: unknown }).message = text;
+    return JSON.stringify(json);
+  } catch {
+    return body;
+  }
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((ok) => setTimeout(ok, ms));
 }
 
-function createStreamWriter(res: ServerResponse, faults: Faults): StreamWriter {
+/** Resolves true when a full response buffer has drained, false when the connection closed first. */
+function drained(res: ServerResponse): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onDrain = () => {
+      res.off('close', onClose);
+      resolve(true);
+    };
+    const onClose = () => {
+      res.off('drain', onDrain);
+      resolve(false);
+    };
+    res.once('drain', onDrain);
+    res.once('close', onClose);
+  });
+}
+
+function createStreamWriter(res: ServerResponse, faults: Faults, stats: SimulatorStats): StreamWriter {
   let contentFrames = 0;
   return {
     begin(headers) {
@@ -212,7 +246,11 @@ function createStreamWriter(res: ServerResponse, faults: Faults): StreamWriter {
         if (contentFrames > 0 && faults.chunkDelayMs > 0) await sleep(faults.chunkDelayMs);
         if (res.destroyed) return false;
       }
-      res.write(frame);
+      const bytes = Buffer.byteLength(frame);
+      for (let i = content ? faults.repeatChunks : 1; i > 0; i--) {
+        stats.streamedBytes += bytes;
+        if (!res.write(frame) && !(await drained(res))) return false;
+      }
       if (content) {
         contentFrames++;
         if (faults.disconnectAfterChunks !== undefined && contentFrames >= faults.disconnectAfterChunks) {

@@ -1,4 +1,6 @@
 import { trace, type Tracer } from '@opentelemetry/api';
+import { redactSecrets } from '../core/redact-secrets.ts';
+import type { Logger } from './logger.ts';
 import { telemetryConfigFromEnv, type TelemetryConfig } from './telemetry-config.ts';
 
 /**
@@ -17,10 +19,47 @@ export interface Telemetry {
   reason: string;
   /** The no-op tracer when disabled: spans cost nothing and trace ids are null. */
   tracer: Tracer;
-  shutdown(): Promise<void>;
+  /**
+   * Exports the spans still waiting and stops the SDK, for at most `timeoutMs` (default 5 s). Never rejects:
+   * a collector that is gone or slow is logged once and must neither crash nor hold up the process's shutdown.
+   */
+  shutdown(timeoutMs?: number): Promise<void>;
 }
 
-export async function createTelemetry(env: Record<string, string | undefined> = process.env, version = '0.1.0'): Promise<Telemetry> {
+export interface TelemetryOptions {
+  version?: string;
+  /** Where a failed or timed-out export at shutdown is reported. */
+  logger?: Pick<Logger, 'warn'> | undefined;
+}
+
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5_000;
+
+/** An exporter error as one safe line: the message only (never the cause's request), credentials masked. */
+function describeExportError(e: unknown): string {
+  const text = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return redactSecrets(text).slice(0, 500);
+}
+
+/** `stop()` within `timeoutMs`, its failure or time-out logged once; never rejects. */
+export async function boundedShutdown(stop: () => Promise<void>, timeoutMs: number, logger: Pick<Logger, 'warn'> | undefined): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const problem = await Promise.race([
+    Promise.resolve()
+      .then(stop)
+      .then(
+        () => null,
+        (e: unknown) => describeExportError(e),
+      ),
+    new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`no answer from the collector within ${timeoutMs} ms`), timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (problem !== null) logger?.warn({ err: problem, timeoutMs }, 'tracing: spans not exported at shutdown');
+}
+
+export async function createTelemetry(env: Record<string, string | undefined> = process.env, opts: TelemetryOptions = {}): Promise<Telemetry> {
+  const version = opts.version ?? '0.1.0';
   const config = telemetryConfigFromEnv(env);
   if (!config.enabled) {
     return { config, enabled: false, reason: config.reason, tracer: trace.getTracer('switchboard', version), shutdown: async () => {} };
@@ -42,6 +81,6 @@ export async function createTelemetry(env: Record<string, string | undefined> = 
     enabled: true,
     reason: config.reason,
     tracer: trace.getTracer('switchboard', version),
-    shutdown: () => sdk.shutdown(),
+    shutdown: (timeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS) => boundedShutdown(() => sdk.shutdown(), timeoutMs, opts.logger),
   };
 }

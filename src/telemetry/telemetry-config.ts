@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { redactSecrets } from '../core/redact-secrets.ts';
 
 /**
  * Whether tracing is on, decided from the standard OpenTelemetry environment variables only:
@@ -40,5 +41,6 @@ export function telemetryConfigFromEnv(env: Record<string, string | undefined>):
   if (exporters.length > 0 && !exporters.includes('otlp')) return off(`OTEL_TRACES_EXPORTER=${e.OTEL_TRACES_EXPORTER} (only otlp is supported)`);
   const endpoint = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || e.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
   if (!endpoint) return off('no OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT set');
-  return { enabled: true, reason: `OTLP/HTTP export to ${endpoint}`, serviceName, recordContent };
+  // The reason is logged at start-up: an endpoint URL may carry credentials.
+  return { enabled: true, reason: `OTLP/HTTP export to ${redactSecrets(endpoint)}`, serviceName, recordContent };
 }

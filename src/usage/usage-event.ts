@@ -33,7 +33,7 @@ export const UsageEventSchema = z.object({
   errorKind: z.enum(ERROR_KINDS).nullable(),
   traceId: z.string().nullable(),
   /** How the answer ended (null for failed requests); optional so events written before it still parse. */
-  finishReason: z.enum(['stop', 'length', 'tool_calls', 'content_filter', 'error']).nullable().optional(),
+  finishReason: z.enum(['stop', 'length', 'tool_calls', 'content_filter', 'error', 'other']).nullable().optional(),
 });
 
 export type UsageEvent = z.infer<typeof UsageEventSchema>;

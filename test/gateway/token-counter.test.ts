@@ -1,4 +1,6 @@
 /** Near a context window's limit, a tokenizer count (js-tiktoken in a worker) replaces the chars/4 estimate. */
+import { Tiktoken } from 'js-tiktoken/lite';
+import o200k from 'js-tiktoken/ranks/o200k_base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { estimateInputTokens } from '../../src/core/index.ts';
 import { createTokenCounter, needsPreciseCount } from '../../src/gateway/token-counter.ts';
@@ -22,9 +24,29 @@ describe('token counting near a window limit', () => {
     const counter = createTokenCounter();
     try {
       const req = ask('lorem ipsum dolor sit amet '.repeat(1_000)).chat;
-      const precise = await counter.count(req);
+      const counted = await counter.count(req);
+      expect(counted.source).toBe('tokenizer');
+      const precise = counted.tokens;
       expect(precise).toBeLessThan(estimateInputTokens(req));
       expect(precise).toBeGreaterThan(4_000);
+    } finally {
+      await counter.close();
+    }
+  });
+
+  it('counting in slices gives exactly the whole-text count of ordinary text (prose, code, JSON, CJK, emoji)', async () => {
+    const encoder = new Tiktoken(o200k);
+    const sample = [
+      "The router's fallback chain isn't empty; it'll retry 3 times (429, 503).\n\n",
+      'function f(x) {\n    if (x > 10) {\n        return { "a": [1, 2.5, -3e4], "b": null };\n    }\n}\r\n',
+      '| col | value |\n|-----|-------|\n| ü ß | 数据 |\n\t\t<|endoftext|> 上下文窗口，路由器。 😀👍🏽 naïve café\u00a0x\n',
+      `${'  '.repeat(20)}https://example.com/a/b?c=d&e=f  --  ${'='.repeat(60)}\n`,
+    ].join('');
+    const text = sample.repeat(60); // well over one slice
+    const counter = createTokenCounter({ budgetMs: 60_000 });
+    try {
+      const counted = await counter.count({ messages: [{ role: 'user', content: text }] });
+      expect(counted).toEqual({ tokens: Math.ceil(encoder.encode(text, [], []).length * 1.1) + 7, source: 'tokenizer' });
     } finally {
       await counter.close();
     }

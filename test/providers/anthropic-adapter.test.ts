@@ -212,7 +212,7 @@ describe('anthropic adapter: errors', () => {
   it.each([
     [529, 'error-529.json', 'overloaded', 'overloaded_error'],
     [400, 'error-context.json', 'context_length_exceeded', 'invalid_request_error'],
-    [401, 'error-401.json', 'auth', 'authentication_error'],
+    [401, 'error-401.json', 'provider_auth', 'authentication_error'],
     [404, 'error-404.json', 'not_found', 'not_found_error'],
   ])('HTTP %i (%s) → %s', async (status, name, kind, code) => {
     const { adapter } = await setup(() => json(name, status));
@@ -224,7 +224,7 @@ describe('anthropic adapter: errors', () => {
 
   it.each([
     [500, { type: 'error', error: { type: 'api_error', message: 'Internal server error' } }, 'unavailable'],
-    [403, { type: 'error', error: { type: 'permission_error', message: 'no access' } }, 'auth'],
+    [403, { type: 'error', error: { type: 'permission_error', message: 'no access' } }, 'provider_auth'],
     [504, { type: 'error', error: { type: 'timeout_error', message: 'Request timeout' } }, 'timeout'],
     [400, { type: 'error', error: { type: 'invalid_request_error', message: 'input length and `max_tokens` exceed context limit: 190000 + 20000 > 200000' } }, 'context_length_exceeded'],
     [400, { type: 'error', error: { type: 'invalid_request_error', message: 'messages: roles must alternate' } }, 'invalid_request'],

@@ -220,8 +220,8 @@ describe('gemini adapter: replies', () => {
 
 describe('gemini adapter: errors', () => {
   const cases: Array<[string, number, string, string, Record<string, string>?]> = [
-    ['error-400-invalid-key.json', 400, 'auth', 'API_KEY_INVALID'],
-    ['synth-error-403-permission.json', 403, 'auth', 'PERMISSION_DENIED'],
+    ['error-400-invalid-key.json', 400, 'provider_auth', 'API_KEY_INVALID'],
+    ['synth-error-403-permission.json', 403, 'provider_auth', 'PERMISSION_DENIED'],
     ['error-404-not-found.json', 404, 'not_found', 'NOT_FOUND'],
     ['error-400-context-length.json', 400, 'context_length_exceeded', 'INVALID_ARGUMENT'],
     ['error-503-overloaded.json', 503, 'overloaded', 'UNAVAILABLE'],
@@ -565,6 +565,6 @@ describe('gemini adapter: embeddings', () => {
     reply = json('synth-batch-embed.json');
     expect((await rejection(adapter.embed!({ input: ['one'] }, opts))).kind).toBe('invalid_response');
     reply = json('error-400-invalid-key.json', 400);
-    expect((await rejection(adapter.embed!({ input: ['one'] }, opts))).kind).toBe('auth');
+    expect((await rejection(adapter.embed!({ input: ['one'] }, opts))).kind).toBe('provider_auth');
   });
 });

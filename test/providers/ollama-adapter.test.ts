@@ -343,8 +343,8 @@ describe('ollama adapter: HTTP errors', () => {
     { name: 'context length', status: 400, fixture: 'error-context-length.json', kind: 'context_length_exceeded', retryable: false },
     { name: 'context length with a 500', status: 500, body: '{"error":"input length exceeds the context length of 4096"}', kind: 'context_length_exceeded', retryable: false },
     { name: 'bad request', status: 400, fixture: 'error-bad-request.json', kind: 'invalid_request', retryable: false },
-    { name: 'cloud access disabled', status: 403, body: '{"error":"remote model access is disabled"}', kind: 'forbidden', retryable: false },
-    { name: 'bad key at a proxy', status: 401, body: '{"error":"unauthorized"}', kind: 'auth', retryable: false },
+    { name: 'cloud access disabled', status: 403, body: '{"error":"remote model access is disabled"}', kind: 'provider_auth', retryable: true },
+    { name: 'bad key at a proxy', status: 401, body: '{"error":"unauthorized"}', kind: 'provider_auth', retryable: true },
     { name: 'cloud model unreachable (HTML from a proxy)', status: 502, body: '<html>Bad Gateway</html>', kind: 'unavailable', retryable: true },
   ];
   for (const c of cases) {

@@ -116,6 +116,18 @@ describe('non-streamed replies', () => {
     expect(res.usage.estimated).toBe(true);
   });
 
+  it('maps a missing finish_reason (null, streamed or not) to other, not stop', async () => {
+    reply = () => ({ headers: JSON_CT, chunks: [JSON.stringify({ model: 'm', choices: [{ index: 0, message: { content: 'x' }, finish_reason: null }] })] });
+    const res = await adapter().generate(hello, call());
+    expect(res.finishReason).toBe('other');
+    expect(res.rawFinishReason).toBeUndefined();
+    reply = () => ({
+      headers: SSE,
+      chunks: [`data: ${JSON.stringify({ id: 's1', model: 'm', choices: [{ index: 0, delta: { content: 'x' }, finish_reason: null }] })}\n\n`, 'data: [DONE]\n\n'],
+    });
+    expect(terminal(await drain(adapter().stream(hello, call())))).toMatchObject({ type: 'finish', finishReason: 'other' });
+  });
+
   it('rejects a body that is not a chat completion with invalid_response', async () => {
     reply = () => ({ headers: JSON_CT, chunks: ['{"choices":"nope"}'] });
     expect((await rejection(adapter().generate(hello, call()))).kind).toBe('invalid_response');
@@ -259,18 +271,19 @@ describe('error classification', () => {
     expect(await rejection(a.generate(hello, call()))).toMatchObject({ kind: 'overloaded', status: 503 });
   });
 
-  it('400 context_length_exceeded, 401 auth without leaking the key, 404 not_found, 403 forbidden', async () => {
+  it('400 context_length_exceeded, 401 provider_auth without leaking the key, 404 not_found, 403 provider_auth', async () => {
     const a = adapter();
     reply = () => jsonReply('error-context-length.json', 400);
     expect(await rejection(a.generate(hello, call()))).toMatchObject({ kind: 'context_length_exceeded', param: 'messages', status: 400, retryable: false });
     reply = () => jsonReply('error-invalid-key.json', 401);
     const auth = await rejection(a.generate(hello, call()));
-    expect(auth).toMatchObject({ kind: 'auth', providerCode: 'invalid_api_key', status: 401 });
+    expect(auth).toMatchObject({ kind: 'provider_auth', providerCode: 'invalid_api_key', status: 401, retryable: true });
+    expect(auth.message).toMatch(/rejected the gateway's credentials \(HTTP 401\)/);
     expect(JSON.stringify(auth.toJSON()) + auth.message).not.toContain(KEY);
     reply = () => jsonReply('error-model-not-found.json', 404);
     expect(await rejection(a.generate(hello, call()))).toMatchObject({ kind: 'not_found', providerCode: 'model_not_found' });
     reply = () => ({ status: 403, headers: JSON_CT, chunks: ['{"error":{"message":"Country, region, or territory not supported","type":"request_forbidden","param":null,"code":"unsupported_country_region_territory"}}'] });
-    expect(await rejection(a.generate(hello, call()))).toMatchObject({ kind: 'forbidden', status: 403 });
+    expect(await rejection(a.generate(hello, call()))).toMatchObject({ kind: 'provider_auth', status: 403 });
   });
 
   it('reads the envelope shapes of compatible servers (top-level message, numeric code)', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTelemetry } from '../../src/telemetry/otel-sdk.ts';
+import { boundedShutdown, createTelemetry } from '../../src/telemetry/otel-sdk.ts';
 import { telemetryConfigFromEnv } from '../../src/telemetry/telemetry-config.ts';
 
 describe('telemetry from the OTEL_* environment', () => {
@@ -37,5 +37,29 @@ describe('telemetry from the OTEL_* environment', () => {
       // Nothing listens on port 1: the exporter's failure at shutdown is the SDK's to log, not ours to throw.
       await t.shutdown().catch(() => undefined);
     }
+  });
+
+  it('a shutdown the collector never answers resolves after its bound and logs once', async () => {
+    const warned: unknown[][] = [];
+    const logger = { warn: (...args: unknown[]) => void warned.push(args) };
+    await expect(boundedShutdown(() => new Promise<void>(() => undefined), 50, logger as never)).resolves.toBeUndefined();
+    expect(warned).toEqual([[{ err: 'no answer from the collector within 50 ms', timeoutMs: 50 }, 'tracing: spans not exported at shutdown']]);
+  });
+
+  it('an export failure is logged as one line with credentials masked', async () => {
+    const warned: unknown[][] = [];
+    const logger = { warn: (...args: unknown[]) => void warned.push(args) };
+    const stop = () => Promise.reject(new Error('POST http://otel:hunter2-collector-pass@collector:4318/v1/traces failed: connect ECONNREFUSED'));
+    await boundedShutdown(stop, 5_000, logger as never);
+    expect(warned).toHaveLength(1);
+    const [fields] = warned[0] as [{ err: string }];
+    expect(fields.err).toContain('ECONNREFUSED');
+    expect(JSON.stringify(warned)).not.toContain('hunter2-collector-pass');
+  });
+
+  it('the start-up reason never shows the password of an endpoint URL', () => {
+    const reason = telemetryConfigFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel:hunter2-collector-pass@collector:4318' }).reason;
+    expect(reason).toContain('collector:4318');
+    expect(reason).not.toContain('hunter2-collector-pass');
   });
 });

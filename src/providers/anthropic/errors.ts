@@ -9,10 +9,10 @@ import { ErrorEnvelopeWire, type ErrorObjectWire } from './wire.ts';
  */
 export function kindOfErrorType(type: string | undefined): ErrorKind | undefined {
   switch (type) {
+    // The gateway's key is refused: provider_auth, so the client is never told its own key is bad.
     case 'authentication_error':
-      return 'auth';
     case 'permission_error':
-      return 'auth';
+      return 'provider_auth';
     // Out of credit: this account cannot be served until someone pays, so retrying here is pointless.
     case 'billing_error':
       return 'forbidden';

@@ -35,11 +35,12 @@ export function parseErrorEnvelope(text: string): ErrorEnvelope | undefined {
 }
 
 function kindOfRpcStatus(status: string | undefined, reason: string | undefined): ErrorKind | undefined {
-  if (reason === 'API_KEY_INVALID' || reason === 'API_KEY_EXPIRED') return 'auth';
+  // The gateway's key is refused: provider_auth, so the client is never told its own key is bad.
+  if (reason === 'API_KEY_INVALID' || reason === 'API_KEY_EXPIRED') return 'provider_auth';
   switch (status) {
     case 'UNAUTHENTICATED':
     case 'PERMISSION_DENIED':
-      return 'auth';
+      return 'provider_auth';
     case 'NOT_FOUND':
       return 'not_found';
     case 'RESOURCE_EXHAUSTED':

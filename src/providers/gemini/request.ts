@@ -1,4 +1,4 @@
-import { GatewayError, partsOf, textOf, type ChatRequest, type ImagePart, type Message } from '../../core/index.ts';
+import { exceedsJsonDepth, GatewayError, partsOf, textOf, type ChatRequest, type ImagePart, type Message } from '../../core/index.ts';
 import type { Content, GenerateContentRequest, GenerationConfig, RequestPart } from './wire.ts';
 
 /**
@@ -76,12 +76,13 @@ function parseArgs(provider: string, text: string, param: string): Record<string
 /**
  * functionResponse.response is a protobuf Struct, so it must be a JSON object. A tool's text that
  * parses to an object is sent as that object (the model sees its fields, as the tool meant); anything
- * else — plain text, an array, a number — is wrapped as `{result: text}` so nothing is lost or rejected.
+ * else — plain text, an array, a number, or an object nested past MAX_JSON_DEPTH (whose serialization
+ * would overflow the stack) — is wrapped as `{result: text}` so nothing is lost or rejected.
  */
 function toolResponse(text: string): Record<string, unknown> {
   try {
     const v: unknown = JSON.parse(text);
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && !exceedsJsonDepth(v)) return v as Record<string, unknown>;
   } catch {
     // not JSON: wrapped below
   }

@@ -22,8 +22,8 @@ function kindOfMessage(message: string): ErrorKind | undefined {
 }
 
 function kindOfOllamaStatus(status: number): ErrorKind | undefined {
-  // 403: cloud models disabled on this server (auth would say "wrong key"; this is a policy).
-  if (status === 403) return 'forbidden';
+  // 403 (cloud models disabled on this server) is the status's provider_auth: this deployment refuses the
+  // gateway, which is no fault of the client's key, and another target may serve.
   // 499: the server saw the client go away; only a proxy would relay it to us.
   if (status === 499) return 'cancelled';
   return undefined;

@@ -73,7 +73,7 @@ function kindOfCode(code: string | undefined, type: string | undefined): ErrorKi
         return 'content_filter';
       case 'invalid_api_key':
       case 'authentication_error':
-        return 'auth';
+        return 'provider_auth';
       case 'model_not_found':
       case 'DeploymentNotFound':
         return 'not_found';
@@ -90,9 +90,9 @@ function kindOfCode(code: string | undefined, type: string | undefined): ErrorKi
 /** The GatewayError for a non-2xx response, from its status, headers and body text. */
 export function httpError(provider: string, res: Pick<HttpResponse, 'status' | 'headers'>, bodyText: string): GatewayError {
   const info = parseErrorBody(tryParseJson(bodyText)) ?? { message: bodyText.trim().slice(0, 500) };
-  // 403 from OpenAI means an unsupported region or a key without access to the project, not a bad key.
-  const byStatus = res.status === 403 ? 'forbidden' : undefined;
-  const kind = kindOfCode(info.code, info.type) ?? byStatus;
+  // A 403 (unsupported region, a key without access to the project) is the status's provider_auth too:
+  // this deployment cannot serve the gateway, which is no fault of the client's key.
+  const kind = kindOfCode(info.code, info.type);
   // Headers first (Retry-After / retry-after-ms); the message's own hint only when they say nothing.
   const wait =
     retryAfterMs(res.headers) ?? (res.status === 429 || res.status === 503 ? retryAfterFromMessage(info.message) : undefined);

@@ -5,9 +5,11 @@ import { ChatCompletionWire, type UsageWire } from './wire.ts';
 /**
  * finish_reason → our vocabulary (README mapping table). `function_call` is the deprecated name of
  * tool_calls. Unknown values (DeepSeek's insufficient_system_resource, vendor extras) are `stop`, with
- * the raw value kept by the caller.
+ * the raw value kept by the caller. No reason at all (`null`, or a stream that never sent one) is
+ * `other`: passing it off as a normal stop would hide an answer that may be cut short.
  */
 export function mapFinishReason(raw: string | null | undefined): FinishReason {
+  if (raw === null || raw === undefined) return 'other';
   switch (raw) {
     case 'length':
       return 'length';

@@ -16,9 +16,12 @@ export function retryAfterMs(headers: HttpResponse['headers'], now: () => number
   return Number.isNaN(date) ? undefined : Math.max(0, date - now());
 }
 
-/** The kind an HTTP status means when the body says nothing more specific. */
+/**
+ * The kind an HTTP status means when the body says nothing more specific. A provider's 401/403 is about
+ * the gateway's credentials for it, never the client's key: `provider_auth` (502, another target may work).
+ */
 export function kindOfStatus(status: number): ErrorKind {
-  if (status === 401 || status === 403) return 'auth';
+  if (status === 401 || status === 403) return 'provider_auth';
   if (status === 404) return 'not_found';
   if (status === 408) return 'timeout';
   if (status === 413) return 'payload_too_large';
@@ -61,7 +64,11 @@ export function providerHttpError(
   let k = kind ?? kindOfStatus(res.status);
   if (k === 'invalid_request' && looksLikeContextLength(info.message, info.code)) k = 'context_length_exceeded';
   const wait = info.retryAfterMs ?? retryAfterMs(res.headers);
-  return new GatewayError(k, `${provider}: ${info.message || `HTTP ${res.status}`}`, {
+  const message =
+    k === 'provider_auth'
+      ? `${provider}: the provider rejected the gateway's credentials (HTTP ${res.status})${info.message ? `: ${info.message}` : ''}`
+      : `${provider}: ${info.message || `HTTP ${res.status}`}`;
+  return new GatewayError(k, message, {
     provider,
     status: res.status,
     ...(info.code !== undefined && { providerCode: info.code }),

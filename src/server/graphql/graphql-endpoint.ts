@@ -35,7 +35,12 @@ import { GatewayError } from '../../core/index.ts';
 import type { Principal } from '../../gateway/completion.ts';
 import type { Gateway } from '../../gateway/gateway-service.ts';
 import type { Authenticator } from '../authenticator.ts';
-import { complexityLimitRule, depthLimitRule } from './validation-rules.ts';
+import type { StreamShutdown } from '../stream-shutdown.ts';
+import { refuseForeignUpgrade } from '../origin-policy.ts';
+import { DEFAULT_DOCUMENT_CACHE_BYTES, createDocumentCache, type DocumentCache } from './document-cache.ts';
+import { checkDocument, clientErrorCode, parseFailed, queriesOf } from './document-guard.ts';
+import { reReadDefaultValues } from './enum-defaults.ts';
+import { aliasLimitRule, complexityLimitRule, depthLimitRule, mutationFieldsLimitRule } from './validation-rules.ts';
 
 export interface GraphQLLogger {
   warn(obj: unknown, msg?: string): void;
@@ -49,6 +54,8 @@ export interface GraphQLEndpointDeps {
   logger?: GraphQLLogger | undefined;
   /** Operation spans of subscriptions (HTTP operations run inside the HTTP server's span). */
   tracer?: Tracer | undefined;
+  /** WebSocket operations hold it while they run; subscriptions end with a SHUTTING_DOWN error event when it aborts. */
+  shutdown?: StreamShutdown | undefined;
 }
 
 /** The operation span of a subscription, as a context its execution runs in. */
@@ -68,6 +75,8 @@ export interface GraphQLEndpoint {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Closes every socket (cancelling their streams) and stops Apollo Server. */
   close(): Promise<void>;
+  /** The parsed documents HTTP operations reuse (bounded by their estimated heap bytes). */
+  readonly documentCache: DocumentCache;
 }
 
 /** schema/ at the repository root: three levels up from source, four from a build in dist/. */
@@ -83,13 +92,21 @@ export function loadTypeDefs(dir = SCHEMA_DIR): DocumentNode {
 
 /** The executable Federation 2 subgraph schema. */
 export function buildSchema(): GraphQLSchema {
-  return buildSubgraphSchema([{ typeDefs: loadTypeDefs(), resolvers }]);
+  const schema = buildSubgraphSchema([{ typeDefs: loadTypeDefs(), resolvers }]);
+  reReadDefaultValues(schema);
+  return schema;
 }
 
 /** Validation rules beyond the spec's, shared by HTTP and ws. */
 export function extraValidationRules(config: Config): ValidationRule[] {
-  const { maxDepth, maxComplexity, introspection } = config.server.graphql;
-  return [depthLimitRule(maxDepth), complexityLimitRule(maxComplexity), ...(introspection ? [] : [NoSchemaIntrospectionCustomRule])];
+  const { maxDepth, maxComplexity, maxAliases, maxMutationFields, introspection } = config.server.graphql;
+  return [
+    depthLimitRule(maxDepth),
+    complexityLimitRule(maxComplexity),
+    aliasLimitRule(maxAliases),
+    mutationFieldsLimitRule(maxMutationFields),
+    ...(introspection ? [] : [NoSchemaIntrospectionCustomRule]),
+  ];
 }
 
 function withValidationCode(e: GraphQLError): GraphQLError {
@@ -119,7 +136,12 @@ function isJsonContentType(value: string | undefined): boolean {
 }
 
 function jsonError(res: ServerResponse, status: number, message: string, code: string, extraHeaders: Record<string, string> = {}): void {
-  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
+  writeErrors(res, status, [{ message, extensions: { code } }], extraHeaders);
+}
+
+/** A GraphQL response of errors only, for failures before Apollo sees the request. */
+export function writeErrors(res: ServerResponse, status: number, errors: GraphQLFormattedError[], extraHeaders: Record<string, string> = {}): void {
+  const body = JSON.stringify({ errors });
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...extraHeaders });
   res.end(body);
 }
@@ -160,6 +182,17 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
   const { gateway, config, auth, logger } = deps;
   const schema = buildSchema();
   const rules = extraValidationRules(config);
+  const { maxDocumentBytes } = config.server.graphql;
+  const allowedOrigins = new Set(config.server.cors.origins);
+
+  // Apollo's default store counts a document's JSON size, which leaves out its source text and tokens:
+  // 150 distinct queries padded with 2 MB of whitespace stayed on the heap (~300 MB). This one counts both.
+  const documentCache = createDocumentCache({ maxBytes: DEFAULT_DOCUMENT_CACHE_BYTES });
+  const documentStore = {
+    get: async (key: string) => documentCache.get(key),
+    set: async (key: string, document: DocumentNode) => documentCache.set(key, document),
+    delete: async (key: string) => documentCache.delete(key),
+  };
 
   /** The caller of an HTTP request, or a 401-carrying GraphQL error (Apollo sends extensions.http's status). */
   async function principalOf(authorization: string | undefined): Promise<Principal> {
@@ -183,7 +216,11 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
     hideSchemaDetailsFromClientErrors: !config.server.graphql.introspection,
     stopOnTerminationSignals: false,
     csrfPrevention: true,
-    formatError: (formatted, error) => formatGraphQLError(formatted, error, logger),
+    formatError: (formatted, error) => {
+      const code = clientErrorCode(error);
+      return code ? { ...formatted, extensions: { ...formatted.extensions, code } } : formatGraphQLError(formatted, error, logger);
+    },
+    documentStore,
     logger: {
       debug: () => undefined,
       info: () => undefined,
@@ -230,6 +267,14 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
       } else if (body !== '') {
         parsed = body;
       }
+      // Size and nesting are checked on the text, before Apollo parses (and caches) it.
+      for (const query of queriesOf(req.method, url.searchParams, parsed)) {
+        const rejected = checkDocument(query, maxDocumentBytes);
+        if (rejected) {
+          writeErrors(res, rejected.status, format([rejected.error]));
+          return;
+        }
+      }
       const requestId = headers.get('x-request-id');
       const result = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body: parsed },
@@ -246,7 +291,13 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
 
   const wsServer = new WebSocketServer({ noServer: true, maxPayload: config.server.bodyLimitBytes });
   const format = (errors: readonly GraphQLError[]): GraphQLFormattedError[] => errors.map((e) => formatGraphQLError(e.toJSON(), e, logger));
-  type Extra = { principal: Principal; abort: AbortController; spans?: Map<string, Span> | undefined };
+  type Extra = { principal: Principal; abort: AbortController; spans?: Map<string, Span> | undefined; holds?: Map<string, () => void> | undefined };
+
+  /** The operation no longer counts as open for the shutdown (its terminal message has been sent, or its socket closed). */
+  function release(extra: { holds?: Map<string, () => void> | undefined }, id: string): void {
+    extra.holds?.get(id)?.();
+    extra.holds?.delete(id);
+  }
 
   /** Ends a subscription's operation span (completed, failed, or its socket closed). */
   function endOperation(extra: { spans?: Map<string, Span> | undefined }, id: string, error?: string): void {
@@ -260,15 +311,10 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
   /**
    * Subscription documents that parsed and validated, by query text: clients send the same few queries,
    * and parse + validate was most of a subscription's set-up. Validation depends on the document only
-   * (schema and rules are fixed; depth and complexity do not read variables). Bounded: 200 documents of
-   * at most 16 KiB of text each (a few MiB at worst), oldest out first.
+   * (schema and rules are fixed; depth and complexity do not read variables). Bounded by estimated heap
+   * bytes like the HTTP cache (a parsed document holds ~75 bytes per character of its text).
    */
-  const validDocuments = new Map<string, DocumentNode>();
-  const remember = (query: string, document: DocumentNode) => {
-    if (query.length > 16_384) return;
-    if (validDocuments.size >= 200) validDocuments.delete(validDocuments.keys().next().value!);
-    validDocuments.set(query, document);
-  };
+  const validDocuments = createDocumentCache({ maxBytes: DEFAULT_DOCUMENT_CACHE_BYTES / 4 });
 
   const disposable = useServer<Record<string, unknown> | undefined, Extra>(
     {
@@ -278,9 +324,13 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
         const ctx = (args.contextValue as Record<symbol, OtelContext | undefined> | undefined)?.[OPERATION_CONTEXT];
         return ctx ? otelContext.with(ctx, () => graphqlSubscribe(args)) : graphqlSubscribe(args);
       },
-      onComplete: (ctx, id) => endOperation(ctx.extra, id),
+      onComplete: (ctx, id) => {
+        endOperation(ctx.extra, id);
+        release(ctx.extra, id);
+      },
       onError: (ctx, id, _payload, errors) => {
         endOperation(ctx.extra, id, errors[0]?.message ?? 'error');
+        release(ctx.extra, id);
         return format(errors);
       },
       onConnect: async (ctx) => {
@@ -300,20 +350,23 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
         ctx.extra.socket.once('close', () => {
           abort.abort(new GatewayError('cancelled', 'socket closed'));
           for (const id of [...(ctx.extra.spans?.keys() ?? [])]) endOperation(ctx.extra, id, 'socket closed');
+          for (const id of [...(ctx.extra.holds?.keys() ?? [])]) release(ctx.extra, id);
         });
         return true;
       },
       onSubscribe: (ctx, id, payload) => {
         let document = validDocuments.get(payload.query);
         if (document === undefined) {
+          const rejected = checkDocument(payload.query, maxDocumentBytes);
+          if (rejected) return [rejected.error];
           try {
             document = parse(payload.query);
           } catch (e) {
-            return [e instanceof GraphQLError ? e : new GraphQLError('could not parse the query')];
+            return [parseFailed(e)];
           }
           const errors = validate(schema, document, [...specifiedRules, ...rules]);
           if (errors.length > 0) return errors.map(withValidationCode);
-          remember(payload.query, document);
+          validDocuments.set(payload.query, document);
         }
         let operation: OtelContext | undefined;
         if (deps.tracer) {
@@ -324,6 +377,7 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
           (ctx.extra.spans ??= new Map()).set(id, span);
           operation = trace.setSpan(parent, span);
         }
+        if (deps.shutdown) (ctx.extra.holds ??= new Map()).set(id, deps.shutdown.hold());
         return {
           schema,
           document,
@@ -335,6 +389,7 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
               config,
               principal: ctx.extra.principal!,
               signal: ctx.extra.abort?.signal,
+              shutdown: deps.shutdown?.signal,
               requestId: ctx.extra.request.headers['x-request-id']?.toString(),
             }),
             [OPERATION_CONTEXT]: operation,
@@ -350,8 +405,10 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
     handleHttp,
     wsServer,
     handleUpgrade(req, socket, head) {
+      if (refuseForeignUpgrade(req, socket, allowedOrigins)) return;
       wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
     },
+    documentCache,
     async close() {
       await disposable.dispose();
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));

@@ -72,7 +72,7 @@ export function depthLimitRule(maxDepth: number): ValidationRule {
 }
 
 /**
- * A simple cost estimate: every field costs 1, and the cost of a list field's selection is multiplied by
+ * A simple cost estimate: every field (`__typename` too) costs 1, and the cost of a list field's selection is multiplied by
  * its `first` argument (a literal, or the variable's default, else 100) or by 10 when it has none. A
  * connection's `edges` are not multiplied again (its `first` already was). Rejects operations above `max`.
  */
@@ -94,8 +94,9 @@ export function complexityLimitRule(max: number): ValidationRule {
       let total = 0;
       for (const sel of set.selections) {
         if (sel.kind === Kind.FIELD) {
+          // Meta fields (`__typename`, introspection) cost like any other: free fields would let a
+          // document of 100k `__typename` aliases through at cost 0.
           const name = sel.name.value;
-          if (name.startsWith('__')) continue;
           const def = parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[name] : undefined;
           const type = def ? getNamedType(def.type) : undefined;
           let multiplier = 1;
@@ -131,6 +132,64 @@ export function complexityLimitRule(max: number): ValidationRule {
         if (cost > max) {
           context.reportError(
             new GraphQLError(`operation complexity ${cost} exceeds the limit of ${max}`, { nodes: [node], extensions: VALIDATION_FAILED }),
+          );
+        }
+      },
+    };
+  };
+}
+
+/**
+ * Rejects a document with more than `max` aliased fields. Aliases are how one request repeats a field
+ * many times over (the same resolver under a thousand names); honest documents need a handful.
+ */
+export function aliasLimitRule(max: number): ValidationRule {
+  return (context) => {
+    let aliases = 0;
+    return {
+      Field(node) {
+        if (node.alias && ++aliases === max + 1) {
+          context.reportError(
+            new GraphQLError(`the document has more than ${max} aliases (the limit is server.graphql.maxAliases)`, { nodes: [node], extensions: VALIDATION_FAILED }),
+          );
+        }
+      },
+    };
+  };
+}
+
+/**
+ * Rejects a mutation selecting more than `max` root fields (distinct response names, fragments
+ * included): every createCompletion is a paid upstream call, so one request must not fan out into many.
+ */
+export function mutationFieldsLimitRule(max: number): ValidationRule {
+  return (context) => {
+    const fragments = fragmentsOf(context.getDocument());
+    const collect = (set: SelectionSetNode, keys: Set<string>, seen: Set<string>): void => {
+      for (const sel of set.selections) {
+        if (sel.kind === Kind.FIELD) {
+          if (sel.name.value !== '__typename') keys.add((sel.alias ?? sel.name).value);
+        } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+          collect(sel.selectionSet, keys, seen);
+        } else {
+          const fragment = fragments.get(sel.name.value);
+          if (!fragment || seen.has(sel.name.value)) continue; // unknown, cyclic or repeated: nothing new
+          seen.add(sel.name.value);
+          collect(fragment.selectionSet, keys, seen);
+        }
+      }
+    };
+    return {
+      OperationDefinition(node) {
+        if (node.operation !== 'mutation') return;
+        const keys = new Set<string>();
+        collect(node.selectionSet, keys, new Set());
+        if (keys.size > max) {
+          context.reportError(
+            new GraphQLError(`the mutation selects ${keys.size} root fields; the limit is ${max} (server.graphql.maxMutationFields)`, {
+              nodes: [node],
+              extensions: VALIDATION_FAILED,
+            }),
           );
         }
       },

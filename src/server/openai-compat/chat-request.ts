@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { ChatRequestSchema, GatewayError, type ChatRequest, type ContentPart, type Message } from '../../core/index.ts';
+import {
+  assertJsonDepth,
+  ChatRequestSchema,
+  GatewayError,
+  jsonTextExceedsDepth,
+  tooDeepError,
+  type ChatRequest,
+  type ContentPart,
+  type Message,
+} from '../../core/index.ts';
 import { formatPath } from '../../config/index.ts';
 import type { GatewayRequest } from '../../gateway/completion.ts';
 
@@ -177,8 +186,36 @@ function needsContractCheck(body: OpenAIChatBody): boolean {
   return false;
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * The body's free-form JSON — tool parameters, the response schema, tool-call arguments sent back, and the
+ * OpenAI-only parameters passed through as they are — nested past MAX_JSON_DEPTH is refused here, on the raw
+ * body, before anything walks it recursively (cache keys, idempotency hashes, the adapters' serializers).
+ */
+function refuseTooDeep(raw: unknown): void {
+  if (!isRecord(raw)) return;
+  for (const k of OPENAI_ONLY) assertJsonDepth(raw[k], k);
+  if (Array.isArray(raw.tools)) {
+    raw.tools.forEach((t: unknown, i) => {
+      if (isRecord(t) && isRecord(t.function)) assertJsonDepth(t.function.parameters, `tools[${i}].function.parameters`);
+    });
+  }
+  const rf = raw.response_format;
+  if (isRecord(rf) && isRecord(rf.json_schema)) assertJsonDepth(rf.json_schema.schema, 'response_format.json_schema.schema');
+  if (!Array.isArray(raw.messages)) return;
+  raw.messages.forEach((m: unknown, i) => {
+    if (!isRecord(m) || !Array.isArray(m.tool_calls)) return;
+    m.tool_calls.forEach((c: unknown, j) => {
+      const args = isRecord(c) && isRecord(c.function) ? c.function.arguments : undefined;
+      if (typeof args === 'string' && jsonTextExceedsDepth(args)) throw tooDeepError(`messages[${i}].tool_calls[${j}].function.arguments`);
+    });
+  });
+}
+
 /** Parses and normalizes a request body; every problem is an invalid_request naming the field. */
 export function parseChatBody(raw: unknown): { request: GatewayRequest; stream: boolean; includeUsage: boolean; body: OpenAIChatBody } {
+  refuseTooDeep(raw);
   const parsed = OpenAIChatBodySchema.safeParse(raw);
   if (!parsed.success) throw invalid(parsed.error.issues);
   const body = parsed.data;

@@ -1,9 +1,12 @@
 import { httpStatusOf, openaiErrorTypeOf, type FinishReason, type GatewayError, type Usage } from '../../core/index.ts';
 import type { Completion } from '../../gateway/completion.ts';
 
-/** OpenAI has no "error" finish reason; we say so rather than pretend the answer stopped normally. */
-function finishReasonOf(r: FinishReason): string {
-  return r;
+/**
+ * OpenAI has no "error" finish reason; we say so rather than pretend the answer stopped normally. `other`
+ * (the provider named no reason) is `null`, what such an upstream sent and what OpenAI's stream chunks allow.
+ */
+function finishReasonOf(r: FinishReason): string | null {
+  return r === 'other' ? null : r;
 }
 
 export function usageOf(u: Usage): Record<string, unknown> {

@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { GatewayError } from '../../core/index.ts';
+import { maySeeRoute, pinnableDeployments } from '../../gateway/access-rule.ts';
 import type { Completion, Principal } from '../../gateway/completion.ts';
+import { endOnShutdown } from '../../gateway/end-on-shutdown.ts';
 import type { Gateway } from '../../gateway/gateway-service.ts';
 import { CACHE_MODES, type CacheDirective, type RequestMeta, type StoreRequest } from '../../gateway/handlers.ts';
 import { rateLimitHeaders } from '../../gateway/with-limits.ts';
@@ -16,6 +18,8 @@ export interface RestContext {
   principal: Principal;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
+  /** Aborted at the end of the shutdown grace period: an open stream then ends with a `shutting_down` error frame. */
+  shutdown?: AbortSignal | undefined;
 }
 
 function attemptsHeader(attempts: readonly AttemptRecord[]): string {
@@ -103,6 +107,29 @@ function setHeaders(res: ServerResponse, headers: Record<string, string>): void 
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
 }
 
+/**
+ * Backpressure for a stream: called when `res.write` returned false, resolves true once the client has
+ * taken the buffered frames ('drain') or false when it is gone ('close'). Until then the stream loop does
+ * not pull the next delta, so the provider's response is not read either and its socket is paused (the
+ * HTTP client stops reading past its own small buffer); a client reading slowly cannot make the gateway
+ * hold the whole reply in memory. Called only when the buffer is full, so the usual write costs nothing.
+ */
+export function drained(res: ServerResponse): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onDrain = () => {
+      res.off('close', onClose);
+      resolve(true);
+    };
+    const onClose = () => {
+      res.off('drain', onDrain);
+      resolve(false);
+    };
+    res.once('drain', onDrain);
+    res.once('close', onClose);
+  });
+}
+
 export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: Gateway): Promise<void> {
   const parsedBody = parseChatBody(raw);
   const { stream, includeUsage } = parsedBody;
@@ -151,7 +178,7 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
     return enc.role();
   };
   let id = '';
-  for await (const ev of gateway.stream(request)) {
+  for await (const ev of endOnShutdown(gateway.stream(request), ctx.shutdown)) {
     switch (ev.type) {
       case 'start':
         id = ev.id;
@@ -162,12 +189,13 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
         break;
       case 'text-delta': {
         const first = open(id);
-        res.write(first + enc!.text(ev.text));
+        // A full socket buffer: stop pulling from upstream until the client reads (or leaves).
+        if (!res.write(first + enc!.text(ev.text)) && !(await drained(res))) return;
         break;
       }
       case 'tool-call-delta': {
         const first = open(id);
-        res.write(first + enc!.toolCall(ev.index, ev.id, ev.name, ev.argumentsDelta));
+        if (!res.write(first + enc!.toolCall(ev.index, ev.id, ev.name, ev.argumentsDelta)) && !(await drained(res))) return;
         break;
       }
       case 'done': {
@@ -192,9 +220,12 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
 
 export function listModels(ctx: RestContext, gateway: Gateway): void {
   const created = Math.floor(Date.now() / 1000);
+  // What this key may name in `model`: its routes and the models it may pin (everything for an admin).
+  const p = ctx.principal;
+  const models = p.scope === 'admin' ? gateway.catalog.models() : pinnableDeployments(p, gateway.catalog.models(), gateway.routes);
   const data = [
-    ...gateway.routes.list().map((r) => ({ id: r.route.name, object: 'model', created, owned_by: 'switchboard-route' })),
-    ...gateway.catalog.models().map((m) => ({ id: m.model.id, object: 'model', created, owned_by: m.provider.id })),
+    ...gateway.routes.list().filter((r) => maySeeRoute(p, r.route.name)).map((r) => ({ id: r.route.name, object: 'model', created, owned_by: 'switchboard-route' })),
+    ...models.map((m) => ({ id: m.model.id, object: 'model', created, owned_by: m.provider.id })),
   ];
   const seen = new Set<string>();
   const unique = data.filter((d) => (seen.has(d.id) ? false : (seen.add(d.id), true)));
