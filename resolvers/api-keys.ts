@@ -1,9 +1,8 @@
-import { GatewayError } from '../src/core/index.ts';
+import { ApiKeyInputSchema, GatewayError, issueMessage, type ApiKeyRecord } from '../src/core/index.ts';
 import { apiKeysOf, type ApiKeyAdmin } from '../src/gateway/gateway-extras.ts';
-import { requireAdmin } from '../src/server/authenticator.ts';
-import { ApiKeyInputSchema, type ApiKeyRecord } from '../src/store/store.ts';
 import type { GraphQLContext } from './context.ts';
 import { badUserInput } from './errors.ts';
+import { requireAdmin } from './require-admin.ts';
 
 interface ApiKeyInputArgs {
   name: string;
@@ -25,7 +24,8 @@ function parseInput(input: ApiKeyInputArgs) {
   const raw = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null && v !== undefined));
   const parsed = ApiKeyInputSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => [`input.${i.path.join('.')}`, i.message.replace(/^Invalid input: /, '')] as const);
+    // Dotted (`input.routes.0`): the messages clients already see for this mutation.
+    const problems = parsed.error.issues.map((i) => [`input.${i.path.join('.')}`, issueMessage(i)] as const);
     throw badUserInput(problems.map(([p, m]) => `${p}: ${m}`).join('; '), problems[0]?.[0]);
   }
   return parsed.data;

@@ -1,7 +1,6 @@
 import type { z } from 'zod';
-import { formatPath } from '../src/config/index.ts';
-import { ChatRequestSchema, type ToolChoice } from '../src/core/index.ts';
-import { CacheDirectiveSchema, type CacheDirective, type StoreRequest } from '../src/gateway/handlers.ts';
+import { ChatRequestSchema, formatPath, issueMessage, issueProblems, type ToolChoice } from '../src/core/index.ts';
+import { CacheDirectiveSchema, type CacheDirective, type StoreRequest } from '../src/gateway/gateway-request.ts';
 import { RequestConstraintsSchema } from '../src/gateway/request-constraints.ts';
 import type { GraphQLContext } from './context.ts';
 import { badUserInput } from './errors.ts';
@@ -112,14 +111,14 @@ function inputPath(path: readonly PropertyKey[], layouts: readonly Layout[]): st
   return formatPath(['input', ...segs]);
 }
 
-function issueMessage(issue: z.core.$ZodIssue, layouts: readonly Layout[], input: CompletionInputArgs): string {
+function chatIssueMessage(issue: z.core.$ZodIssue, layouts: readonly Layout[], input: CompletionInputArgs): string {
   if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) {
     const [top, index] = issue.path;
     if (top === 'messages' && typeof index === 'number' && layouts[index]) return `required for ${layouts[index].role.toUpperCase()} messages`;
     if (top === 'responseFormat' && input.responseFormat) return `required for ${input.responseFormat.type.toUpperCase()}`;
     return 'required';
   }
-  return issue.message.replace(/^Invalid input: /, '');
+  return issueMessage(issue);
 }
 
 /**
@@ -170,7 +169,7 @@ export function toGatewayRequest(input: CompletionInputArgs, ctx: Pick<GraphQLCo
       const path = inputPath(issue.path, layouts);
       // The tool-choice union's own complaint duplicates ours.
       if (path.startsWith('input.toolChoice') && problems.some(([p]) => p.startsWith('input.toolChoice'))) continue;
-      problems.push([path, issueMessage(issue, layouts, input)]);
+      problems.push([path, chatIssueMessage(issue, layouts, input)]);
     }
   }
   const constraints = RequestConstraintsSchema.safeParse(
@@ -186,14 +185,14 @@ export function toGatewayRequest(input: CompletionInputArgs, ctx: Pick<GraphQLCo
     const names: Record<string, string> = { allow: 'allowProviders', deny: 'denyProviders' };
     for (const issue of constraints.error.issues) {
       const [head, ...rest] = issue.path;
-      problems.push([formatPath(['input', names[String(head)] ?? String(head), ...rest]), issue.message.replace(/^Invalid input: /, '')]);
+      problems.push([formatPath(['input', names[String(head)] ?? String(head), ...rest]), issueMessage(issue)]);
     }
   }
   let cache: CacheDirective | undefined;
   if (input.cache) {
     const parsedCache = CacheDirectiveSchema.safeParse(compact({ mode: nn(input.cache.mode), ttlSeconds: nn(input.cache.ttlSeconds) }));
     if (parsedCache.success) cache = parsedCache.data;
-    else for (const issue of parsedCache.error.issues) problems.push([formatPath(['input', 'cache', ...issue.path]), issue.message.replace(/^Invalid input: /, '')]);
+    else problems.push(...issueProblems(parsedCache.error.issues, ['input', 'cache']));
   }
   const idempotencyKey = nn(input.idempotencyKey);
   const task = nn(input.task);
@@ -221,7 +220,5 @@ export function toGatewayRequest(input: CompletionInputArgs, ctx: Pick<GraphQLCo
     ...(Object.keys(constraints.data).length > 0 && { constraints: constraints.data }),
     ...(cache && { cache }),
     ...(idempotencyKey !== undefined && { idempotencyKey }),
-    // Filled in by the store features (cache status, rate limits); resolvers do not read it yet.
-    meta: {},
   };
 }

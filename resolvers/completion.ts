@@ -1,10 +1,8 @@
 import DataLoader from 'dataloader';
-import { usageOf, type UsageAnalytics } from '../src/app-observability.ts';
-import type { Completion } from '../src/gateway/completion.ts';
+import { usageOf, type UsageAnalytics } from '../src/gateway/gateway-extras.ts';
+import type { AttemptRecord, Completion } from '../src/core/index.ts';
 import { ledgerEventsNewestFirst, pageLedgerEvents } from '../src/usage/completion-log.ts';
-import type { UsageEvent } from '../src/usage/usage-event.ts';
-import type { AttemptRecord } from '../src/router/executor.ts';
-import { graphqlCodeOf } from '../src/core/index.ts';
+import { graphqlCodeOf, type UsageEvent } from '../src/core/index.ts';
 import { toGatewayRequest, type CompletionInputArgs } from './completion-input.ts';
 import type { GraphQLContext } from './context.ts';
 import { badUserInput } from './errors.ts';

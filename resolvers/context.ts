@@ -1,6 +1,6 @@
 import type { Config } from '../src/config/index.ts';
 import type { Gateway } from '../src/gateway/gateway-service.ts';
-import type { Principal } from '../src/gateway/completion.ts';
+import type { Principal } from '../src/core/index.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
 
 /** What every resolver receives: the gateway, the caller, per-request DataLoaders and the request's abort signal. */

@@ -1,8 +1,7 @@
 // graphql-js is imported as 'graphql/index.js' throughout (the build Node and every Apollo package load): under
 // vitest a bare 'graphql' resolves to index.mjs, and schema objects from the two builds reject each other.
 import { GraphQLError, type GraphQLFormattedError } from 'graphql/index.js';
-import { GatewayError, graphqlCodeOf } from '../src/core/index.ts';
-import type { AttemptRecord } from '../src/router/executor.ts';
+import { GatewayError, graphqlCodeOf, RoutingError, type AttemptRecord } from '../src/core/index.ts';
 
 /** An attempt as error extensions and CompletionErrorEvent show it: no upstream message, which may quote a request. */
 export interface AttemptView {
@@ -25,10 +24,9 @@ export function attemptView(a: AttemptRecord): AttemptView {
   };
 }
 
-/** The router's RoutingError carries the attempts; read them without importing the router. */
+/** The attempts of a request the router gave up on (a RoutingError's typed field); undefined for any other error. */
 export function attemptsOf(e: GatewayError): AttemptRecord[] | undefined {
-  const attempts = (e as GatewayError & { attempts?: unknown }).attempts;
-  return Array.isArray(attempts) ? (attempts as AttemptRecord[]) : undefined;
+  return e instanceof RoutingError ? e.attempts : undefined;
 }
 
 /** `extensions` of a GraphQL error made from a GatewayError: the stable code and what a client can act on. */

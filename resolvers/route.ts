@@ -1,12 +1,13 @@
-import { RouteConfigSchema, formatPath, type RouteConfig } from '../src/config/index.ts';
+import { RouteConfigSchema, type RouteConfig } from '../src/config/index.ts';
+import { issueProblems } from '../src/core/index.ts';
 import { maySeeRoute } from '../src/gateway/access-rule.ts';
 import type { RoutePlan } from '../src/router/route-plan.ts';
 import type { VersionedRoute } from '../src/router/route-table.ts';
-import { requireAdmin } from '../src/server/authenticator.ts';
 import { toGatewayRequest, type CompletionInputArgs } from './completion-input.ts';
 import type { GraphQLContext } from './context.ts';
 import { badUserInput } from './errors.ts';
 import { targetFields } from './provider.ts';
+import { requireAdmin } from './require-admin.ts';
 
 interface WhenInputArgs {
   task?: string[] | null;
@@ -59,7 +60,7 @@ export function toRouteConfig(input: RouteInputArgs, ctx: GraphQLContext): Route
   const problems: Array<[string, string]> = [];
   const parsed = RouteConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push([formatPath(['input', ...issue.path]), issue.message.replace(/^Invalid input: /, '')]);
+    problems.push(...issueProblems(parsed.error.issues, ['input']));
   } else {
     parsed.data.targets.forEach((t, i) => {
       const provider = ctx.gateway.catalog.provider(t.provider);

@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { GatewayError, graphqlCodeOf, toGatewayError } from '../src/core/index.ts';
-import type { Completion, CompletionEvent, GatewayRequest, TargetRef } from '../src/gateway/completion.ts';
+import { GatewayError, graphqlCodeOf, newId } from '../src/core/index.ts';
+import type { AttemptRecord, Completion, CompletionEvent, TargetRef } from '../src/core/index.ts';
+import type { GatewayRequest } from '../src/gateway/gateway-request.ts';
 import { endOnShutdown } from '../src/gateway/end-on-shutdown.ts';
-import type { AttemptRecord } from '../src/router/executor.ts';
 import { toGatewayRequest, type CompletionInputArgs } from './completion-input.ts';
 import type { GraphQLContext } from './context.ts';
 import { attemptsOf } from './errors.ts';
@@ -83,10 +82,9 @@ export function completionEvents(
   let text = '';
   const fail = (e: unknown): IteratorResult<EventPayload> => {
     finish();
-    const error = e instanceof GatewayError ? e : toGatewayError(e);
     // An unexpected throw's message may say anything: the client gets a generic one.
-    const safe = e instanceof GatewayError ? error : new GatewayError('internal', 'the completion stream failed unexpectedly');
-    return { done: false, value: errorPayload(id ?? `cmpl_${randomUUID().replaceAll('-', '')}`, safe, text, attemptsOf(error) ?? []) };
+    const safe = e instanceof GatewayError ? e : new GatewayError('internal', 'the completion stream failed unexpectedly');
+    return { done: false, value: errorPayload(id ?? newId('cmpl'), safe, text, attemptsOf(safe) ?? []) };
   };
   const iterator: AsyncIterableIterator<EventPayload> = {
     [Symbol.asyncIterator]: () => iterator,

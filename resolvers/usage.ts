@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { usageOf, type UsageAnalytics } from '../src/app-observability.ts';
+import { usageOf, type UsageAnalytics } from '../src/gateway/gateway-extras.ts';
 import type { ProviderConfig } from '../src/config/index.ts';
 import { GatewayError, graphqlCodeOf, type ErrorKind } from '../src/core/index.ts';
 import type { CatalogModel } from '../src/gateway/catalog.ts';

@@ -1,37 +1,19 @@
 import type { Tracer } from '@opentelemetry/api';
-import type { Config } from './config/index.ts';
+import { resolveStoreConfig, type Config } from './config/index.ts';
 import type { Gateway } from './gateway/gateway-service.ts';
-import { RecordQueue, withObservability } from './gateway/with-observability.ts';
+import { observabilityStages, RecordQueue } from './gateway/observability-stage.ts';
+import type { Stage } from './gateway/pipeline.ts';
 import { connectRedisLedgerSink } from './store/redis-ledger-sink.ts';
-import { resolveStoreConfig } from './store/create-store.ts';
 import type { Logger } from './telemetry/logger.ts';
-import { createMetrics, type Metrics } from './telemetry/metrics.ts';
+import { createMetrics } from './telemetry/metrics.ts';
 import { createTelemetry, type Telemetry } from './telemetry/otel-sdk.ts';
 import type { ProviderDescription } from './telemetry/tracing.ts';
-import type { LedgerSink } from './usage/ledger-sink.ts';
+import type { LedgerSink } from './core/index.ts';
+import type { UsageAnalytics } from './gateway/gateway-extras.ts';
 import { MemoryLedgerSink } from './usage/memory-ledger-sink.ts';
 import { configPriceEntries, createPricing } from './usage/pricing.ts';
 import { createUsageLedger, type UsageLedger } from './usage/usage-ledger.ts';
 
-/** What the GraphQL analytics read: the ledger's sink, and a flush so this instance's own requests are visible. */
-export interface UsageAnalytics {
-  sink: LedgerSink;
-  flush(): Promise<void>;
-}
-
-/** Attached to the gateway object the APIs receive (a field survives wrappers that spread it). */
-export interface ObservabilityExtras {
-  usage?: UsageAnalytics | undefined;
-  metrics?: Metrics | undefined;
-}
-
-export function usageOf(gateway: object): UsageAnalytics | undefined {
-  return (gateway as ObservabilityExtras).usage;
-}
-
-export function metricsOf(gateway: object): Metrics | undefined {
-  return (gateway as ObservabilityExtras).metrics;
-}
 
 export interface ObservabilityWiringOptions {
   config: Config;
@@ -123,9 +105,9 @@ export async function wireObservability(opts: ObservabilityWiringOptions) {
     pricing,
     ledger,
     usage,
-    /** The gateway as the APIs see it: `served` (the store features around the gateway) observed outermost. */
-    observe<G extends Gateway>(served: G, gateway: Gateway): G & ObservabilityExtras {
-      const observed = withObservability({
+    /** Usage, metrics, logs and (when on) traces, as the outermost stages of the gateway's pipeline. */
+    stages(gateway: Gateway): Stage[] {
+      return observabilityStages({
         tracer,
         tracingEnabled: Boolean(opts.tracer) || telemetry?.enabled === true,
         recordContent,
@@ -137,9 +119,7 @@ export async function wireObservability(opts: ObservabilityWiringOptions) {
         completionLog: gateway.completions,
         circuitOf: (provider, model) => gateway.breakers.peek(`${provider}/${model}`, performance.now()).state,
         queue,
-      })(served);
-      // The APIs iterate `stream` with for-await only; the observed one is an async generator too.
-      return { ...served, complete: observed.complete, stream: observed.stream, usage, metrics } as G & ObservabilityExtras;
+      });
     },
     /** Writes the records waiting and the ledger's buffer, then closes the ledger's own connection. */
     async close(): Promise<void> {

@@ -1,15 +1,16 @@
 import type { Tracer } from '@opentelemetry/api';
-import type { Config } from './config/index.ts';
+import { resolveStoreConfig, type Config } from './config/index.ts';
 import { withDeploymentQuotas, type DeploymentQuotas } from './gateway/deployment-quotas.ts';
-import type { GatewayExtras } from './gateway/gateway-extras.ts';
+import type { ApiKeyAdmin } from './gateway/gateway-extras.ts';
 import type { Gateway, GatewayDeps } from './gateway/gateway-service.ts';
 import { shareRoutes } from './gateway/route-sync.ts';
 import { createSharedRouterState, type SharedRouterState } from './gateway/shared-router-state.ts';
-import { withStoreFeatures } from './gateway/store-features.ts';
-import { traceStore } from './gateway/with-observability.ts';
+import type { Stage } from './gateway/pipeline.ts';
+import { storeStages } from './gateway/store-stages.ts';
+import { traceStore } from './gateway/trace-store.ts';
 import { createInMemoryBreakerState } from './router/circuit-breaker.ts';
 import { createAuthenticator, type Authenticator } from './server/authenticator.ts';
-import { createStore, resolveStoreConfig } from './store/create-store.ts';
+import { createStore } from './store/create-store.ts';
 import type { Store } from './store/store.ts';
 import type { Logger } from './telemetry/logger.ts';
 
@@ -27,8 +28,13 @@ export interface StoreWiring {
   auth: Authenticator;
   /** Router state for createGateway: shared through the store when it is Redis. */
   gatewayDeps: Pick<GatewayDeps, 'breakers' | 'latency'>;
-  /** The gateway as the APIs see it: store features around complete/stream, runtime routes shared, key admin. */
-  serve(gateway: Gateway, tracer?: Tracer): Promise<Gateway & GatewayExtras>;
+  /**
+   * The store's stages of the gateway's pipeline (idempotency → limits → cache), runtime routes shared
+   * through the store first. With a tracer, cache lookups and rate-limit decisions get spans of their own.
+   */
+  stages(gateway: Gateway, tracer?: Tracer): Promise<Stage[]>;
+  /** Runtime API keys for the admin API (the authenticator learns of changes at once). */
+  apiKeys: ApiKeyAdmin;
   /** For /readyz: null when fine, else which features run degraded (never the URL or credentials). */
   readiness(): Promise<string | null>;
   close(): Promise<void>;
@@ -37,7 +43,7 @@ export interface StoreWiring {
 /**
  * Everything that hangs off the store, wired once: the store itself, API-key authentication over config
  * and runtime keys, shared circuit breakers / latency windows / deployment limits for the router, the
- * request wrappers (idempotency → limits → cache) and runtime routes published to every instance.
+ * request pipeline's store stages (idempotency → limits → cache) and runtime routes published to every instance.
  */
 export function wireStore(opts: StoreWiringOptions): StoreWiring {
   const { config, logger } = opts;
@@ -53,7 +59,7 @@ export function wireStore(opts: StoreWiringOptions): StoreWiring {
   };
   const store =
     opts.store ??
-    createStore(storeConfig, { env: {}, onError: (message) => logger.warn({ backend: storeConfig.kind }, message) });
+    createStore(storeConfig, { onError: (message) => logger.warn({ backend: storeConfig.kind }, message) });
   const shared = store.kind === 'redis';
   const refreshMs = storeConfig.kind === 'redis' ? Math.max(100, storeConfig.localCacheMs) : 1_000;
   const now = () => performance.now();
@@ -75,37 +81,34 @@ export function wireStore(opts: StoreWiringOptions): StoreWiring {
     store,
     auth,
     gatewayDeps: { breakers: deployments.breakers, ...(routerState && { latency: routerState.latency }) },
-    async serve(gateway, tracer) {
+    async stages(gateway, tracer) {
       // Give a store that is still connecting a moment, so the first route snapshot usually succeeds.
       for (let i = 0; i < 40; i++) {
         if (await store.ping().then(() => true, () => false)) break;
         await new Promise((r) => setTimeout(r, 50));
       }
       unsubscribeRoutes = await shareRoutes(gateway.routes, store.routes, onError);
-      const served = withStoreFeatures({
-        gateway,
-        // With tracing on, cache lookups and rate-limit decisions get spans of their own.
+      return storeStages({
         store: tracer ? traceStore(store, tracer) : store,
         config,
+        routes: gateway.routes,
+        resolve: gateway.resolve,
         onTokens: (deployment, tokens) => deployments.recordTokens(deployment, tokens),
         onStoreError: onError,
       });
-      const extras: GatewayExtras = {
-        apiKeys: {
-          async create(input) {
-            const created = await store.apiKeys.create(input);
-            auth.remember(created.secret, created.key);
-            return created;
-          },
-          async revoke(id) {
-            const revoked = await store.apiKeys.revoke(id);
-            auth.forget(id);
-            return revoked;
-          },
-          list: () => store.apiKeys.list(),
-        },
-      };
-      return Object.assign(served, extras);
+    },
+    apiKeys: {
+      async create(input) {
+        const created = await store.apiKeys.create(input);
+        auth.remember(created.secret, created.key);
+        return created;
+      },
+      async revoke(id) {
+        const revoked = await store.apiKeys.revoke(id);
+        auth.forget(id);
+        return revoked;
+      },
+      list: () => store.apiKeys.list(),
     },
     async readiness() {
       const r = await store.readiness();

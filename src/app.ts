@@ -1,6 +1,7 @@
 import type { Config } from './config/index.ts';
 import { createGateway, type Gateway, type GatewayDeps } from './gateway/gateway-service.ts';
 import { wireObservability, type ObservabilityWiringOptions } from './app-observability.ts';
+import type { GatewayExtras, ObservabilityExtras } from './gateway/gateway-extras.ts';
 import { wireStore } from './app-store.ts';
 import { redactSecrets } from './core/redact-secrets.ts';
 import { createProviderRegistry } from './providers/registry.ts';
@@ -60,11 +61,15 @@ export async function createApp(opts: AppOptions): Promise<App> {
   // The gateway's own API keys are masked in provider errors too, should an upstream ever quote one.
   const registry = createProviderRegistry(config.providers, { secrets: config.keys.map((k) => k.key) });
   const obs = await wireObservability({ config, logger, env: opts.env, ...opts.observability });
-  // The APIs get the gateway with the store's features (idempotency → limits → cache) around it, and
-  // usage, traces, metrics and request logs around those.
+  // The APIs get the gateway behind one pipeline: traces, usage, metrics and request logs outermost (they
+  // see every request), then the request's one resolution, then the store's stages (idempotency → limits
+  // → cache).
   const base = createGateway({ config, registry, pricing: obs.pricing, ...wiring.gatewayDeps, ...opts.gatewayDeps });
-  const gateway = obs.observe(await wiring.serve(base, obs.tracingEnabled ? obs.tracer : undefined), base);
-  const server = await startServer({ config, gateway, auth, logger, readiness: [wiring.readiness], metrics: obs.metrics, tracer: obs.tracingEnabled ? obs.tracer : undefined }, { host, port });
+  const tracer = obs.tracingEnabled ? obs.tracer : undefined;
+  const pipeline = base.compose({ outer: obs.stages(base), inner: await wiring.stages(base, tracer) });
+  const extras: GatewayExtras & ObservabilityExtras = { apiKeys: wiring.apiKeys, usage: obs.usage, metrics: obs.metrics };
+  const gateway: Gateway = { ...base, ...pipeline, ...extras };
+  const server = await startServer({ config, gateway, auth, logger, readiness: [wiring.readiness], metrics: obs.metrics, tracer }, { host, port });
   const step = async (name: string, fn: () => Promise<void>): Promise<boolean> => {
     try {
       await fn();

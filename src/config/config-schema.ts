@@ -1,25 +1,14 @@
 import { z } from 'zod';
 import { CapabilitySchema } from '../core/index.ts';
+import { PROVIDER_PROTOCOL_NAMES } from '../core/protocols.ts';
 
 /**
  * The configuration file's schema (YAML or JSON). Field names are a contract with users' files:
  * rename nothing without an alias. Defaults live here so the running config is always complete.
  */
 
-/** Protocols and the OpenAI-compatible presets over the openai adapter. */
-export const PROVIDER_KINDS = [
-  'openai',
-  'anthropic',
-  'gemini',
-  'ollama',
-  'azure',
-  'groq',
-  'mistral',
-  'deepseek',
-  'together',
-  'openrouter',
-  'vllm',
-] as const;
+/** Protocols and the OpenAI-compatible presets over the openai adapter: the protocol table's names. */
+export const PROVIDER_KINDS = PROVIDER_PROTOCOL_NAMES;
 
 export const PriceSchema = z.strictObject({
   /** USD per 1M uncached input tokens. */

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { baseUrlAt } from '../core/protocols.ts';
 import type { ConfigInput, ModelConfigSchema } from './config-schema.ts';
 
 type ModelInput = z.input<typeof ModelConfigSchema>;
@@ -45,10 +46,10 @@ export function defaultConfig(sims: SimulatorUrls, env: NodeJS.ProcessEnv = proc
     defaultTargets.push({ provider: 'gemini', model: 'gemini-2.5-flash' });
   }
   providers.push(
-    { id: 'sim-openai', protocol: 'openai', baseUrl: `${sims.openai}/v1`, models: [model('gpt-4o-mini'), model('text-embedding-3-small')] },
-    { id: 'sim-anthropic', protocol: 'anthropic', baseUrl: sims.anthropic, models: [model('claude-haiku-4-5')] },
-    { id: 'sim-gemini', protocol: 'gemini', baseUrl: `${sims.gemini}/v1beta`, models: [model('gemini-2.5-flash'), model('gemini-embedding-001')] },
-    { id: 'sim-ollama', protocol: 'ollama', baseUrl: sims.ollama, models: [model('llama3.2'), model('nomic-embed-text')] },
+    { id: 'sim-openai', protocol: 'openai', baseUrl: baseUrlAt(sims.openai, 'openai'), models: [model('gpt-4o-mini'), model('text-embedding-3-small')] },
+    { id: 'sim-anthropic', protocol: 'anthropic', baseUrl: baseUrlAt(sims.anthropic, 'anthropic'), models: [model('claude-haiku-4-5')] },
+    { id: 'sim-gemini', protocol: 'gemini', baseUrl: baseUrlAt(sims.gemini, 'gemini'), models: [model('gemini-2.5-flash'), model('gemini-embedding-001')] },
+    { id: 'sim-ollama', protocol: 'ollama', baseUrl: baseUrlAt(sims.ollama, 'ollama'), models: [model('llama3.2'), model('nomic-embed-text')] },
   );
   defaultTargets.push(
     { provider: 'sim-openai', model: 'gpt-4o-mini' },

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { formatPath, issueMessage } from '../core/index.ts';
 import { ConfigSchema, type Config } from './config-schema.ts';
 
 /** A configuration problem, with every bad key's path in the message (`providers[1].models[0].price.input: …`). */
@@ -14,23 +15,11 @@ export class ConfigError extends Error {
   }
 }
 
-/** `providers[1].models[0].price.input` from a zod path. */
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out ? `.${String(seg)}` : String(seg);
-  }
-  return out || '(root)';
-}
-
 function issueText(issue: z.core.$ZodIssue): string {
-  // zod words type errors as "Invalid input: expected number, received string"; keep the useful half.
-  const message = issue.message.replace(/^Invalid input: /, '');
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`).join('\n  ');
   }
-  return `${formatPath(issue.path)}: ${message}`;
+  return `${formatPath(issue.path)}: ${issueMessage(issue)}`;
 }
 
 /**

@@ -1,5 +1,4 @@
 import type { ChatResponse, FinishReason, ToolCall, Usage } from './chat.ts';
-import { emptyUsage } from './chat.ts';
 import { GatewayError } from './gateway-error.ts';
 
 /**
@@ -101,22 +100,4 @@ export async function collectStream(parts: AsyncIterable<StreamPart>): Promise<C
     }
   }
   throw new GatewayError('invalid_response', 'stream ended without a finish or error part', { partialText: text });
-}
-
-/** Replays a complete response as a stream (cache hits, non-streaming providers behind a stream API). */
-export async function* responseToStream(res: ChatResponse): AsyncIterable<StreamPart> {
-  yield { type: 'start', model: res.model, providerRequestId: res.providerRequestId };
-  if (res.reasoning) yield { type: 'reasoning-delta', text: res.reasoning };
-  if (res.text) yield { type: 'text-delta', text: res.text };
-  for (const [index, call] of res.toolCalls.entries()) {
-    yield { type: 'tool-call-delta', index, id: call.id, name: call.name, argumentsDelta: call.arguments };
-  }
-  yield {
-    type: 'finish',
-    finishReason: res.finishReason,
-    rawFinishReason: res.rawFinishReason,
-    usage: res.usage ?? emptyUsage(),
-    model: res.model,
-    providerRequestId: res.providerRequestId,
-  };
 }

@@ -1,6 +1,5 @@
-import { GatewayError } from '../core/index.ts';
+import { GatewayError, type Principal } from '../core/index.ts';
 import type { CatalogModel } from './catalog.ts';
-import type { Principal } from './completion.ts';
 
 /**
  * What an API key may use: the one rule every path applies (the request path's route resolution, the

@@ -1,12 +1,14 @@
 import type { ChatRequest, StreamPart } from '../core/index.ts';
+import { protocolInfo } from '../core/protocols.ts';
 
 /**
  * How a broken stream is continued on another target (`resumeStreams: true`). The text the client
- * already has is appended as an assistant message:
- * - Anthropic continues a trailing assistant message natively (a "prefill"); it rejects one ending in
+ * already has is appended as an assistant message, in the protocol's continuation style (the
+ * protocol table, src/core/protocols.ts):
+ * - `prefill` (Anthropic) continues a trailing assistant message natively; it rejects one ending in
  *   whitespace, so the prefill is trimmed at the end;
- * - every other protocol (OpenAI and its presets, Gemini, Ollama) treats a trailing assistant message
- *   as a finished turn, so a user message asks the model to continue exactly where it stopped.
+ * - `instruction` (OpenAI and its presets, Gemini, Ollama) treats a trailing assistant message as a
+ *   finished turn, so a user message asks the model to continue exactly where it stopped.
  * Either way the model is not guaranteed to pick up mid-word; `spliceContinuation` drops a leading
  * space the client already has, and nothing else is rewritten.
  */
@@ -14,7 +16,7 @@ export const CONTINUE_INSTRUCTION =
   'Your previous message was cut off. Continue it exactly where it stopped: output only the rest, without repeating anything and without any preface.';
 
 export function continuationRequest(chat: ChatRequest, partialText: string, protocol: string): ChatRequest {
-  if (protocol === 'anthropic') {
+  if (protocolInfo(protocol)?.continuation === 'prefill') {
     return { ...chat, messages: [...chat.messages, { role: 'assistant', content: partialText.trimEnd() }] };
   }
   return {

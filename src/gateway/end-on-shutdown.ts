@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { GatewayError } from '../core/index.ts';
-import type { CompletionEvent } from './completion.ts';
+import { GatewayError, type CompletionEvent } from '../core/index.ts';
 
 /** The error a stream still open at the end of the shutdown grace period ends with. */
 export function shuttingDownError(): GatewayError {

@@ -1,4 +1,5 @@
-import type { ApiKeyInput, ApiKeyRecord } from '../store/store.ts';
+import type { ApiKeyInput, ApiKeyRecord, LedgerSink } from '../core/index.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 
 /** Key management for the admin API: the secret is returned by `create` only. */
 export interface ApiKeyAdmin {
@@ -17,4 +18,20 @@ export interface GatewayExtras {
 
 export function apiKeysOf(gateway: object): ApiKeyAdmin | undefined {
   return (gateway as GatewayExtras).apiKeys;
+}
+
+/** What the GraphQL analytics read: the ledger's sink, and a flush so this instance's own requests are visible. */
+export interface UsageAnalytics {
+  sink: LedgerSink;
+  flush(): Promise<void>;
+}
+
+/** Attached to the gateway object the APIs receive (a field survives wrappers that spread it). */
+export interface ObservabilityExtras {
+  usage?: UsageAnalytics | undefined;
+  metrics?: Metrics | undefined;
+}
+
+export function usageOf(gateway: object): UsageAnalytics | undefined {
+  return (gateway as ObservabilityExtras).usage;
 }

@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { assertNever, type ChatRequest, type ContentPart, type Message } from '../core/index.ts';
-import type { GatewayRequest } from './completion.ts';
+import type { GatewayRequest } from './gateway-request.ts';
+
+/** Where a request goes as the client named it (ResolvedRequest has these, with a route named in `model` moved to `namedRoute`). */
+export interface NamedTarget {
+  readonly namedRoute: string | undefined;
+  readonly namedModel: string | undefined;
+}
 
 /** Output text already made, as opposed to a value still to serialize (see canonicalJson). */
 class Emit {
@@ -111,17 +117,18 @@ function sha256(s: string): string {
 }
 
 /**
- * The response-cache key: a hash of the normalized request and where it goes (route, or pinned model).
+ * The response-cache key: a hash of the normalized request and where it goes (route, or pinned model),
+ * as resolved (`at`: the request's resolution; the request's own fields when there is none).
  * `partition` separates callers that must not share answers (e.g. per team); none by default.
  */
-export function cacheKeyOf(req: GatewayRequest, partition?: string): string {
-  const target = req.model !== undefined ? { model: req.model, route: req.route } : { route: req.route ?? '' };
+export function cacheKeyOf(req: GatewayRequest, partition?: string, at: NamedTarget = { namedRoute: req.route, namedModel: req.model }): string {
+  const target = at.namedModel !== undefined ? { model: at.namedModel, route: at.namedRoute } : { route: at.namedRoute ?? '' };
   // Task and constraints choose among targets, so they decide which model answers.
   const routing = { task: req.task, constraints: req.constraints };
   return sha256(canonicalJson({ v: 1, target, routing, partition, chat: normalizeChat(req.chat) }));
 }
 
 /** The idempotency body hash: like the cache key, but every field counts, labels included. */
-export function bodyHashOf(req: GatewayRequest): string {
-  return sha256(canonicalJson({ v: 1, route: req.route, model: req.model, task: req.task, constraints: req.constraints, chat: { ...(normalizeChat(req.chat) as object), metadata: req.chat.metadata } }));
+export function bodyHashOf(req: GatewayRequest, at: NamedTarget = { namedRoute: req.route, namedModel: req.model }): string {
+  return sha256(canonicalJson({ v: 1, route: at.namedRoute, model: at.namedModel, task: req.task, constraints: req.constraints, chat: { ...(normalizeChat(req.chat) as object), metadata: req.chat.metadata } }));
 }

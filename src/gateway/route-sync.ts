@@ -1,5 +1,11 @@
-import type { RouteTable } from '../router/route-table.ts';
-import type { RouteStore } from '../store/store.ts';
+import { RouteConfigSchema } from '../config/index.ts';
+import type { RouteTable, SharedRouteChange } from '../router/route-table.ts';
+import type { RouteChange, RouteStore } from '../store/store.ts';
+
+/** A change as the store holds it, its route validated against the config schema (the store keeps JSON). */
+export function routeChangeOf(change: RouteChange): SharedRouteChange {
+  return change.op === 'upsert' ? { ...change, route: RouteConfigSchema.parse(change.route) } : change;
+}
 
 /**
  * Routes changed at run time are shared through the store: `upsertRoute` / `deleteRoute` persist and
@@ -16,10 +22,20 @@ export async function shareRoutes(
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
   table.share({ upsert: (r) => routes.upsert(r), delete: (n) => routes.delete(n) });
+  // A route this version cannot read (written by a newer one) is reported and skipped; the others apply.
+  const readable = (changes: readonly RouteChange[]): SharedRouteChange[] =>
+    changes.flatMap((c) => {
+      try {
+        return [routeChangeOf(c)];
+      } catch (e) {
+        onError('route change', e);
+        return [];
+      }
+    });
   const reload = async (): Promise<void> => {
     clearTimeout(retry);
     try {
-      table.reset((await routes.snapshot()).changes);
+      table.reset(readable((await routes.snapshot()).changes));
     } catch (e) {
       // The store is down (e.g. at start-up): config routes meanwhile, and keep trying until it answers.
       onError('routes snapshot', e);
@@ -29,7 +45,7 @@ export async function shareRoutes(
   // Subscribed before the snapshot is read, so no change falls between the two.
   const unsubscribe = routes.subscribe((change) => {
     if (change.op === 'resync') void reload();
-    else table.apply(change);
+    else for (const c of readable([change])) table.apply(c);
   });
   await reload();
   return () => {

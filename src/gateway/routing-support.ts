@@ -1,5 +1,5 @@
-import type { GatewayError } from '../core/index.ts';
-import type { AttemptRecord, ExecutorDeps } from '../router/executor.ts';
+import type { AttemptRecord, GatewayError } from '../core/index.ts';
+import type { ExecutorDeps } from '../router/executor.ts';
 import type { ExclusionCode } from '../router/route-plan.ts';
 
 /** Small pieces of the gateway's request path around the router. */

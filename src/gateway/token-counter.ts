@@ -26,9 +26,14 @@ export interface TokenCounter {
 }
 
 /** True when the cheap estimate is close enough (±20%) to some window that the verdict could flip. */
-export function needsPreciseCount(estimate: number, maxOutput: number, windows: readonly number[]): boolean {
+export function needsPreciseCount(estimate: number, maxOutput: number, windows: readonly (number | { contextWindow: number })[]): boolean {
   const needed = estimate + maxOutput;
-  return windows.some((w) => needed > w * 0.8 && needed < w * 1.2);
+  // A plain loop over targets or numbers: this runs for every request, and a mapped array would be garbage.
+  for (const w of windows) {
+    const window = typeof w === 'number' ? w : w.contextWindow;
+    if (needed > window * 0.8 && needed < window * 1.2) return true;
+  }
+  return false;
 }
 
 function textsOf(req: ChatRequest): { texts: string[]; extra: number } {

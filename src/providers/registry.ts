@@ -1,5 +1,6 @@
 import type { ProviderConfig } from '../config/index.ts';
 import { GatewayError } from '../core/index.ts';
+import { PROVIDER_PROTOCOLS, wireProtocolOf, type ProtocolInfo, type WireProtocol } from '../core/protocols.ts';
 import { createRedactor } from '../core/redact-secrets.ts';
 import { createAnthropicAdapter } from './anthropic/index.ts';
 import { createGeminiAdapter } from './gemini/index.ts';
@@ -8,19 +9,16 @@ import { createOpenAIAdapter } from './openai/index.ts';
 import { credentialValues, withRedaction } from './shared/redacting-adapter.ts';
 import type { AdapterConfig, AdapterDeps, AdapterFactory, ProviderAdapter } from './spec.ts';
 
-/** The only module that imports concrete provider folders: config `protocol` → adapter factory. */
-const FACTORIES: Record<ProviderConfig['protocol'], { factory: AdapterFactory; baseUrl?: string; preset?: string }> = {
-  openai: { factory: createOpenAIAdapter, baseUrl: 'https://api.openai.com/v1' },
-  anthropic: { factory: createAnthropicAdapter, baseUrl: 'https://api.anthropic.com' },
-  gemini: { factory: createGeminiAdapter, baseUrl: 'https://generativelanguage.googleapis.com/v1beta' },
-  ollama: { factory: createOllamaAdapter, baseUrl: 'http://127.0.0.1:11434' },
-  azure: { factory: createOpenAIAdapter, preset: 'azure' },
-  groq: { factory: createOpenAIAdapter, preset: 'groq' },
-  mistral: { factory: createOpenAIAdapter, preset: 'mistral' },
-  deepseek: { factory: createOpenAIAdapter, preset: 'deepseek' },
-  together: { factory: createOpenAIAdapter, preset: 'together' },
-  openrouter: { factory: createOpenAIAdapter, preset: 'openrouter' },
-  vllm: { factory: createOpenAIAdapter, preset: 'vllm' },
+/**
+ * The only module that imports concrete provider folders: one factory per wire protocol of the
+ * protocol table (src/core/protocols.ts). The record is exhaustive, so a table entry without its
+ * adapter does not compile.
+ */
+const FACTORIES: Record<WireProtocol, AdapterFactory> = {
+  openai: createOpenAIAdapter,
+  anthropic: createAnthropicAdapter,
+  gemini: createGeminiAdapter,
+  ollama: createOllamaAdapter,
 };
 
 export interface ProviderRegistry {
@@ -38,20 +36,19 @@ export interface RegistryDeps extends AdapterDeps {
 export function createProviderRegistry(providers: readonly ProviderConfig[], deps: RegistryDeps = {}): ProviderRegistry {
   const { secrets = [], ...adapterDeps } = deps;
   const configs: Array<{ factory: AdapterFactory; config: AdapterConfig }> = providers.map((p) => {
-    const entry = FACTORIES[p.protocol];
-    const baseUrl = p.baseUrl ?? entry.baseUrl;
-    const options = entry.preset ? { preset: entry.preset, ...p.options } : p.options;
+    const entry: ProtocolInfo = PROVIDER_PROTOCOLS[p.protocol];
+    const options = entry.presetOf ? { preset: p.protocol, ...p.options } : p.options;
     const config: AdapterConfig = {
       id: p.id,
-      // Presets know their vendor's URL; the adapter fills it in when baseUrl is empty.
-      baseUrl: baseUrl ?? '',
+      // Empty where the protocol has no default (Azure): the adapter then refuses to start.
+      baseUrl: p.baseUrl ?? entry.defaultBaseUrl ?? '',
       apiKey: p.apiKey,
       headers: p.headers,
       timeouts: p.timeouts,
       maxConnections: p.maxConnections,
       options,
     };
-    return { factory: entry.factory, config };
+    return { factory: FACTORIES[wireProtocolOf(p.protocol)], config };
   });
   // Every provider's credentials, collected once: an upstream may quote another deployment's key
   // (a shared proxy), so each adapter masks them all.

@@ -7,10 +7,10 @@ import type {
   EmbeddingResponse,
   StreamPart,
 } from '../core/index.ts';
+import type { WireProtocol } from '../core/protocols.ts';
 
-/** The wire protocols we speak. OpenAI-compatible vendors are presets over `openai`. */
-export const PROTOCOLS = ['openai', 'anthropic', 'gemini', 'ollama'] as const;
-export type Protocol = (typeof PROTOCOLS)[number];
+/** The wire protocols we speak (the protocol table's non-preset entries). */
+export type Protocol = WireProtocol;
 
 /** Timeouts of one upstream call, in milliseconds. */
 export interface Timeouts {

@@ -1,25 +1,8 @@
-import { assertNever, GatewayError, type ErrorKind } from '../core/index.ts';
+import { assertNever, GatewayError, RoutingError, type AttemptRecord, type ErrorKind } from '../core/index.ts';
 import type { BreakerOutcome, BreakerState } from './circuit-breaker.ts';
 import { fallbackAction } from './fallback-policy.ts';
 import type { LatencyWindow } from './latency-window.ts';
 import { targetKey, type RoutePlan, type Target } from './route-plan.ts';
-
-export interface AttemptRecord {
-  provider: string;
-  model: string;
-  status: 'ok' | 'error';
-  errorKind?: ErrorKind | undefined;
-  errorMessage?: string | undefined;
-  latencyMs: number;
-  /** How long the executor waited before this attempt (backoff or a provider's retry-after). */
-  retryDelayMs?: number | undefined;
-  /** USD this attempt cost (null: unpriced; absent: no usage, e.g. it failed before answering). */
-  costUsd?: number | null | undefined;
-  /** Cascade: why this step's answer was rejected (the attempt answered, errorKind invalid_response). */
-  validationError?: string | undefined;
-  /** Streaming with resumeStreams: this attempt continued a broken stream from the text already sent. */
-  resumed?: boolean | undefined;
-}
 
 export interface ExecutorDeps {
   now: () => number;
@@ -32,23 +15,6 @@ export interface ExecutorDeps {
   latency?: LatencyWindow | undefined;
   /** Schedules `fn` after `ms` (stream stall timeouts); returns a cancel. Defaults to setTimeout. */
   setTimer?: ((ms: number, fn: () => void) => () => void) | undefined;
-}
-
-export class RoutingError extends GatewayError {
-  readonly attempts: AttemptRecord[];
-  constructor(base: GatewayError, attempts: AttemptRecord[], message = base.message) {
-    super(base.kind, message, {
-      retryable: base.retryable,
-      retryAfterMs: base.retryAfterMs,
-      provider: base.provider,
-      status: base.status,
-      providerCode: base.providerCode,
-      param: base.param,
-      partialText: base.partialText,
-      cause: base.cause,
-    });
-    this.attempts = attempts;
-  }
 }
 
 /** What an attempt's error says about its target's health (see BreakerOutcome). */

@@ -1,8 +1,8 @@
-import { GatewayError, toGatewayError, type StreamPart, type Usage } from '../core/index.ts';
-import { AttemptState, RoutingError, type AttemptRecord, type ExecutorDeps, type StateOptions } from './attempt-state.ts';
+import { GatewayError, RoutingError, toGatewayError, type AttemptRecord, type StreamPart, type Usage } from '../core/index.ts';
+import { AttemptState, type ExecutorDeps, type StateOptions } from './attempt-state.ts';
 import type { RoutePlan, Target } from './route-plan.ts';
 
-export { RoutingError, type AttemptRecord, type ExecutorDeps } from './attempt-state.ts';
+export type { ExecutorDeps } from './attempt-state.ts';
 
 export interface ExecuteOptions extends StateOptions {
   maxAttempts: number;

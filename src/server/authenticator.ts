@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { KeyConfig } from '../config/index.ts';
-import { GatewayError } from '../core/index.ts';
-import type { Principal } from '../gateway/completion.ts';
-import type { ApiKeyRecord, ApiKeyStore } from '../store/store.ts';
+import { GatewayError, type ApiKeyRecord, type Principal } from '../core/index.ts';
+import type { ApiKeyStore } from '../store/store.ts';
 
 export interface Authenticator {
   /** True when no keys are configured: every caller is the local admin (the server then binds loopback only). */
@@ -153,9 +152,4 @@ export function createAuthenticator(keys: readonly KeyConfig[], opts: Authentica
       if (timer) clearInterval(timer);
     },
   };
-}
-
-/** Throws `forbidden` unless the caller is an admin (route mutations, key management). */
-export function requireAdmin(p: Principal): void {
-  if (p.scope !== 'admin') throw new GatewayError('forbidden', `key "${p.name}" is not an admin key`);
 }

@@ -1,24 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { RouteConfigSchema, type RouteConfig } from '../config/index.ts';
+import { ApiKeyInputSchema, type ApiKeyRecord } from '../core/index.ts';
 import { newApiKeyId, newApiKeySecret, hashApiKey, secretPrefix } from './api-key-secret.ts';
 import { createCodec } from './codec.ts';
 import { LruCache } from './lru-cache.ts';
 import { evaluateWindow, fromNanoUsd, toNanoUsd, windowStart } from './sliding-window.ts';
-import type {
-  ApiKeyRecord,
-  BreakerRecord,
-  BudgetLine,
-  BudgetLineState,
-  IdempotencyState,
-  InflightOutcome,
-  LatencySample,
-  LimitState,
-  Reservation,
-  RouteChange,
-  RouteResync,
-  Store,
+import {
+  StoredRouteSchema,
+  type BreakerRecord,
+  type BudgetLine,
+  type BudgetLineState,
+  type IdempotencyState,
+  type InflightOutcome,
+  type LatencySample,
+  type LimitState,
+  type Reservation,
+  type RouteChange,
+  type RouteResync,
+  type Store,
 } from './store.ts';
-import { ApiKeyInputSchema } from './store.ts';
 
 export interface MemoryStoreOptions {
   /** Epoch ms for TTLs; tests inject a fake clock. */
@@ -312,9 +311,9 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
       },
     },
     routes: {
-      async upsert(route: RouteConfig) {
-        const parsed = RouteConfigSchema.parse(route);
-        return publishRoute({ op: 'upsert', version: ++routeVersion, name: parsed.name, route: parsed });
+      async upsert(route) {
+        const stored = StoredRouteSchema.parse(route);
+        return publishRoute({ op: 'upsert', version: ++routeVersion, name: stored.name, route: stored });
       },
       async delete(name) {
         return publishRoute({ op: 'delete', version: ++routeVersion, name });

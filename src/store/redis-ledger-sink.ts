@@ -1,5 +1,14 @@
-import { dimsKey, parseDimsKey, type Granularity, type LedgerBatch, type LedgerSink, type RollupCounters, type RollupRow } from '../usage/ledger-sink.ts';
-import { UsageEventSchema, type UsageEvent } from '../usage/usage-event.ts';
+import {
+  dimsKey,
+  parseDimsKey,
+  UsageEventSchema,
+  type Granularity,
+  type LedgerBatch,
+  type LedgerSink,
+  type RollupCounters,
+  type RollupRow,
+  type UsageEvent,
+} from '../core/index.ts';
 import { connectRedis, type RedisClient } from './redis-connection.ts';
 import { parseRedisUrl } from './redis-url.ts';
 import { storeUnavailable } from './store-error.ts';

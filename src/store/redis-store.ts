@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { RouteConfigSchema, type RouteConfig } from '../config/index.ts';
+import { ApiKeyInputSchema, ApiKeyRecordSchema, type ApiKeyRecord } from '../core/index.ts';
 import { hashApiKey, newApiKeyId, newApiKeySecret, secretPrefix } from './api-key-secret.ts';
 import { createCodec } from './codec.ts';
 import { createRedisCommands } from './redis-commands.ts';
@@ -9,16 +9,7 @@ import { createRedisLimits } from './redis-limits.ts';
 import { createRedisRouterState } from './redis-router-state.ts';
 import type { RedisTarget } from './redis-url.ts';
 import { storeUnavailable } from './store-error.ts';
-import {
-  ApiKeyInputSchema,
-  ApiKeyRecordSchema,
-  type ApiKeyRecord,
-  type IdempotencyState,
-  type InflightOutcome,
-  type RouteChange,
-  type RouteResync,
-  type Store,
-} from './store.ts';
+import { StoredRouteSchema, type IdempotencyState, type InflightOutcome, type RouteChange, type RouteResync, type Store } from './store.ts';
 
 export interface RedisStoreOptions {
   target: RedisTarget;
@@ -48,7 +39,7 @@ const EventSchema = z.discriminatedUnion('t', [
 const ROUTE_ACK_WAIT_MS = 1_000;
 
 const RouteChangePayloadSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('upsert'), name: z.string(), route: RouteConfigSchema }),
+  z.object({ op: z.literal('upsert'), name: z.string(), route: StoredRouteSchema }),
   z.object({ op: z.literal('delete'), name: z.string() }),
 ]);
 
@@ -306,9 +297,9 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
     ...createRedisLimits({ client, cmd, prefix }),
     routerState: createRedisRouterState({ client, cmd, prefix, localCacheMs: opts.localCacheMs ?? 1_000 }),
     routes: {
-      async upsert(route: RouteConfig) {
-        const parsed = RouteConfigSchema.parse(route);
-        return changeRoute(parsed.name, JSON.stringify({ op: 'upsert', name: parsed.name, route: parsed }));
+      async upsert(route) {
+        const stored = StoredRouteSchema.parse(route);
+        return changeRoute(stored.name, JSON.stringify({ op: 'upsert', name: stored.name, route: stored }));
       },
       async delete(name) {
         return changeRoute(name, JSON.stringify({ op: 'delete', name }));

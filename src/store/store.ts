@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { RouteConfig } from '../config/index.ts';
+import type { ApiKeyInput, ApiKeyRecord } from '../core/index.ts';
 
 /**
  * The shared state of the gateway, grouped by feature rather than exposed as a key-value store, so
@@ -86,26 +86,6 @@ export interface IdempotencyStore {
 }
 
 // ── API keys ────────────────────────────────────────────────────────────────────────────────────
-
-export const ApiKeyInputSchema = z.strictObject({
-  name: z.string().min(1).max(200),
-  scope: z.enum(['admin', 'client']).default('client'),
-  routes: z.array(z.string().min(1)).optional(),
-  models: z.array(z.string().min(1)).optional(),
-  team: z.string().min(1).optional(),
-  user: z.string().min(1).optional(),
-});
-
-export const ApiKeyRecordSchema = ApiKeyInputSchema.extend({
-  id: z.string().min(1),
-  /** The first characters of the secret, to tell keys apart in listings (not enough to use it). */
-  prefix: z.string(),
-  createdAt: z.string(),
-  revokedAt: z.string().nullable(),
-});
-
-export type ApiKeyInput = z.input<typeof ApiKeyInputSchema>;
-export type ApiKeyRecord = z.infer<typeof ApiKeyRecordSchema>;
 
 export interface ApiKeyStore {
   /** The secret is returned here once; only its SHA-256 digest is stored. */
@@ -229,8 +209,15 @@ export interface RouterStateStore {
 
 // ── route changes ───────────────────────────────────────────────────────────────────────────────
 
+/**
+ * A route as the store keeps it: a named JSON object. Its meaning (config's route schema) belongs to the
+ * route table's owner, which validates a route before it is stored and again when a change arrives.
+ */
+export const StoredRouteSchema = z.looseObject({ name: z.string().min(1) });
+export type StoredRoute = z.infer<typeof StoredRouteSchema>;
+
 export type RouteChange =
-  | { op: 'upsert'; version: number; name: string; route: RouteConfig }
+  | { op: 'upsert'; version: number; name: string; route: StoredRoute }
   | { op: 'delete'; version: number; name: string };
 
 /** Sent to subscribers after a reconnect: messages may have been missed, so reload the snapshot. */
@@ -243,7 +230,7 @@ export interface RouteStore {
    * Persists the route and publishes the change; returns its version (monotonic across instances) once every
    * instance listening has applied it (bounded), so the next request anywhere runs on the new version.
    */
-  upsert(route: RouteConfig): Promise<number>;
+  upsert(route: StoredRoute): Promise<number>;
   delete(name: string): Promise<number>;
   /** The latest change of every route ever changed at run time, and the highest version. */
   snapshot(): Promise<{ version: number; changes: RouteChange[] }>;

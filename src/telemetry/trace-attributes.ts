@@ -1,3 +1,5 @@
+import { PROVIDER_PROTOCOL_NAMES, PROVIDER_PROTOCOLS } from '../core/protocols.ts';
+
 /**
  * Span attribute names. The GenAI ones are OpenTelemetry semantic conventions (still "development"
  * status, so they live in @opentelemetry/semantic-conventions/incubating, whose exports may change
@@ -41,17 +43,10 @@ export const ATTR = {
   rateLimitRetryAfterMs: 'switchboard.rate_limit.retry_after_ms',
 } as const;
 
-/** Our protocols and presets → the semconv `gen_ai.system` well-known values. */
-export const GEN_AI_SYSTEM_OF_PROTOCOL: Record<string, string> = {
-  openai: 'openai',
-  azure: 'az.ai.openai',
-  anthropic: 'anthropic',
-  gemini: 'gcp.gemini',
-  ollama: 'ollama',
-  groq: 'groq',
-  mistral: 'mistral_ai',
-  deepseek: 'deepseek',
-  together: 'together_ai',
-  openrouter: 'openrouter',
-  vllm: 'vllm',
-};
+/**
+ * Our protocols and presets → the semconv `gen_ai.system` well-known values. Derived from the protocol
+ * table, where every entry must name one, so no protocol can be left out of this map.
+ */
+export const GEN_AI_SYSTEM_OF_PROTOCOL: Readonly<Record<string, string>> = Object.fromEntries(
+  PROVIDER_PROTOCOL_NAMES.map((p) => [p, PROVIDER_PROTOCOLS[p].genAiSystem]),
+);

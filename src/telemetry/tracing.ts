@@ -9,9 +9,8 @@ import {
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
-// Types only: telemetry wraps the gateway's results, it never calls into the gateway.
-import type { Completion, CompletionEvent } from '../gateway/completion.ts';
-import type { AttemptRecord } from '../router/executor.ts';
+// The shared records of core: telemetry wraps the gateway's results, it never calls into the gateway.
+import { attemptsOf, type AttemptRecord, type Completion, type CompletionEvent } from '../core/index.ts';
 import { ATTR, GEN_AI_SYSTEM_OF_PROTOCOL } from './trace-attributes.ts';
 
 export interface ProviderDescription {
@@ -285,10 +284,19 @@ export function createTracing(deps: TracingDeps) {
         end({ completion: c });
         return c;
       } catch (e) {
-        const attempts = e !== null && typeof e === 'object' && 'attempts' in e && Array.isArray(e.attempts) ? (e.attempts as AttemptRecord[]) : [];
+        const attempts = attemptsOf(e);
         const kind = e !== null && typeof e === 'object' && 'kind' in e ? String(e.kind) : 'internal';
         end({ error: { kind, message: e instanceof Error ? e.message : String(e) }, attempts });
         throw e;
+      }
+    }
+
+    /** A stream event before its terminal one: the first token and fallbacks are marked on the route span. */
+    function see(ev: { type: string }): void {
+      if (ev.type === 'switch') switches++;
+      else if (ttftMs === null && (ev.type === 'text-delta' || ev.type === 'tool-call-delta')) {
+        ttftMs = Math.round((clock() - start) * 1000) / 1000;
+        span.addEvent('gen_ai.first_token', { [ATTR.ttftMs]: ttftMs });
       }
     }
 
@@ -301,16 +309,6 @@ export function createTracing(deps: TracingDeps) {
           if (r.done) break;
           let ev = r.value;
           switch (ev.type) {
-            case 'text-delta':
-            case 'tool-call-delta':
-              if (ttftMs === null) {
-                ttftMs = Math.round((clock() - start) * 1000) / 1000;
-                span.addEvent('gen_ai.first_token', { [ATTR.ttftMs]: ttftMs });
-              }
-              break;
-            case 'switch':
-              switches++;
-              break;
             case 'done':
               ev = { type: 'done', completion: withTraceId(ev.completion) };
               end({ completion: ev.completion });
@@ -318,8 +316,8 @@ export function createTracing(deps: TracingDeps) {
             case 'error':
               end({ error: { kind: ev.error.kind, message: ev.error.message }, attempts: ev.attempts });
               break;
-            case 'start':
-              break;
+            default:
+              see(ev);
           }
           yield ev;
         }
@@ -332,7 +330,8 @@ export function createTracing(deps: TracingDeps) {
     }
 
     const onPlan = (plan: RoutePlanInfo) => annotateRoutePlan(plan, routeCtx);
-    return { traceId, context: routeCtx, complete, stream, onAttempt, onPlan };
+    // `see` and `end` are the same steps as `stream` and `complete`, for a caller that sees the events itself (the pipeline's tracing stage).
+    return { traceId, context: routeCtx, complete, stream, onAttempt, onPlan, see, end };
   }
 
   /** A live child span around `fn` (cache lookup, rate-limit check, …); failures mark it and propagate. */

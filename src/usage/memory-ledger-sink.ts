@@ -1,5 +1,5 @@
-import { addCounters, dimsKey, type Granularity, type LedgerBatch, type LedgerSink, type RollupRow } from './ledger-sink.ts';
-import type { UsageEvent } from './usage-event.ts';
+import { dimsKey, type Granularity, type LedgerBatch, type LedgerSink, type RollupRow, type UsageEvent } from '../core/index.ts';
+import { addCounters } from './rollups.ts';
 
 export interface MemoryLedgerSinkOptions {
   /** Events kept for `readEvents`; the oldest are trimmed first (the Redis stream's MAXLEN). */

@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { GatewayError } from '../core/index.ts';
 import { emptyBuckets, quantile } from './latency-histogram.ts';
-import { addCounters, GRANULARITY_MS, type Granularity, type LedgerSink, type RollupCounters, type RollupRow } from './ledger-sink.ts';
-import type { UsageDimension } from './usage-event.ts';
+import { GatewayError, GRANULARITY_MS, type Granularity, type LedgerSink, type RollupCounters, type RollupRow, type UsageDimension } from '../core/index.ts';
+import { addCounters } from './rollups.ts';
 
 export const USAGE_GROUP_BY = ['provider', 'model', 'route', 'apiKey', 'team'] as const;
 export type UsageGroupBy = (typeof USAGE_GROUP_BY)[number];

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { incrementsOf, type LedgerBatch, type LedgerSink } from './ledger-sink.ts';
-import type { UsageEvent } from './usage-event.ts';
+import type { LedgerBatch, LedgerSink, UsageEvent } from '../core/index.ts';
+import { incrementsOf } from './rollups.ts';
 
 export interface UsageLedgerDeps {
   sink: LedgerSink;

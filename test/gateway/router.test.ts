@@ -4,16 +4,22 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config/index.ts';
-import type { Completion, CompletionEvent } from '../../src/gateway/completion.ts';
-import { ask, collect, startRouterStack, textOf, type RouterStack } from './router-stack.ts';
+import type { Completion, CompletionEvent } from '../../src/core/index.ts';
+import { createFakeClock } from '../helpers/fake-clock.ts';
+import { ask, collect, textOf } from '../helpers/gateway-requests.ts';
+import { startStack, type ServiceStack } from '../helpers/start-stack.ts';
 
-let stack: RouterStack | undefined;
+let stack: ServiceStack | undefined;
 afterEach(async () => {
   await stack?.close();
   stack = undefined;
 });
 
-const start = async (edit?: (c: ConfigInput) => void) => (stack = await startRouterStack(edit));
+const start = async (edit?: (c: ConfigInput) => void) => {
+  const clock = createFakeClock(1_000_000);
+  stack = await startStack({ http: false, edit, clock });
+  return { ...stack, clock };
+};
 const addRoute = (route: NonNullable<ConfigInput['routes']>[number]) => (c: ConfigInput) => {
   c.routes = [...(c.routes ?? []), route];
 };

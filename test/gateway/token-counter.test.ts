@@ -4,9 +4,11 @@ import o200k from 'js-tiktoken/ranks/o200k_base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { estimateInputTokens } from '../../src/core/index.ts';
 import { createTokenCounter, needsPreciseCount } from '../../src/gateway/token-counter.ts';
-import { ask, startRouterStack, type RouterStack } from './router-stack.ts';
+import { createFakeClock } from '../helpers/fake-clock.ts';
+import { ask } from '../helpers/gateway-requests.ts';
+import { startStack, type ServiceStack } from '../helpers/start-stack.ts';
 
-let stack: RouterStack | undefined;
+let stack: ServiceStack | undefined;
 afterEach(async () => {
   await stack?.close();
   stack = undefined;
@@ -54,9 +56,13 @@ describe('token counting near a window limit', () => {
 
   it('a prompt chars/4 says is too large for a window, but the tokenizer says fits, is planned on it', async () => {
     const prompt = 'lorem ipsum dolor sit amet '.repeat(1_000); // chars/4 ≈ 6,760; o200k × 1.1 ≈ 5,500
-    stack = await startRouterStack((c) => {
-      c.providers!.find((p) => p.id === 'sim-ollama')!.models!.push({ id: 'small-window', contextWindow: 6_200, capabilities: [] });
-      c.routes = [...(c.routes ?? []), { name: 'small', targets: [{ provider: 'sim-ollama', model: 'small-window' }] }];
+    stack = await startStack({
+      http: false,
+      clock: createFakeClock(1_000_000),
+      edit: (c) => {
+        c.providers!.find((p) => p.id === 'sim-ollama')!.models!.push({ id: 'small-window', contextWindow: 6_200, capabilities: [] });
+        c.routes = [...(c.routes ?? []), { name: 'small', targets: [{ provider: 'sim-ollama', model: 'small-window' }] }];
+      },
     });
     const plan = await stack.gateway.explain(ask(prompt, { route: 'small' }));
     expect(estimateInputTokens(ask(prompt).chat)).toBeGreaterThan(6_200);

@@ -2,7 +2,7 @@ import { parse, specifiedRules, validate } from 'graphql/index.js';
 import { describe, expect, it } from 'vitest';
 import { completionEvents, type EventPayload } from '../../resolvers/subscription.ts';
 import { GatewayError } from '../../src/core/index.ts';
-import type { CompletionEvent } from '../../src/gateway/completion.ts';
+import type { CompletionEvent } from '../../src/core/index.ts';
 import { buildSchema } from '../../src/server/graphql/graphql-endpoint.ts';
 import { complexityLimitRule, depthLimitRule } from '../../src/server/graphql/validation-rules.ts';
 

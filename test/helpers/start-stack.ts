@@ -1,31 +1,109 @@
+/**
+ * The one "simulators and a gateway" set-up of the tests: the four provider simulators on loopback and,
+ * over them with the out-of-the-box config, either the whole app on port 0 (the default) or, with
+ * `http: false`, only the gateway service, for tests that call complete/stream/explain directly.
+ */
 import { Writable } from 'node:stream';
-import { createApp, type App } from '../../src/app.ts';
+import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { defaultConfig, parseConfig, type Config, type ConfigInput } from '../../src/config/index.ts';
+import { createGateway, type Gateway } from '../../src/gateway/gateway-service.ts';
+import { createProviderRegistry } from '../../src/providers/registry.ts';
 import { SIM_PROTOCOLS, type SimProtocol } from '../../src/simulator/protocol.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator-server.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
+import type { FakeClock } from './fake-clock.ts';
 
-export interface Stack {
-  app: App;
-  url: string;
-  sims: Record<SimProtocol, Simulator>;
+export type Sims = Record<SimProtocol, Simulator>;
+type Observability = NonNullable<AppOptions['observability']>;
+
+/** Changes to the out-of-the-box config before it is validated (keys, routes, timeouts). */
+export type EditConfig = (c: ConfigInput) => ConfigInput | void;
+
+interface CommonOptions {
+  edit?: EditConfig;
+  /** Simulators to reuse (a second gateway over the same upstreams); the stack leaves them running. */
+  sims?: Sims;
+}
+
+export interface StackOptions extends CommonOptions {
+  http?: true;
+  /** Spans go here (e.g. an in-memory exporter's tracer). */
+  tracer?: Observability['tracer'];
+  /** The usage ledger's sink; by default the store's. */
+  ledgerSink?: Observability['ledgerSink'];
+}
+
+export interface ServiceStackOptions extends CommonOptions {
+  http: false;
+  /** The router's clock (breakers, retry-after, latency windows) while HTTP stays real; by default retries do not wait. */
+  clock?: FakeClock;
+}
+
+interface Common {
   config: Config;
-  /** Everything the gateway logged, one JSON line each. */
-  logs: string[];
+  sims: Sims;
   close(): Promise<void>;
 }
 
-/**
- * The out-of-the-box stack on loopback: the four simulators and a gateway (port 0) routing to them.
- * `edit` may change the default config (add keys, routes, timeouts) before it is validated.
- */
-export async function startStack(edit?: (c: ConfigInput) => ConfigInput | void): Promise<Stack> {
-  const sims = {} as Record<SimProtocol, Simulator>;
-  for (const p of SIM_PROTOCOLS) sims[p] = await startSimulator({ protocol: p, port: 0 });
+export interface Stack extends Common {
+  app: App;
+  url: string;
+  /** Everything the gateway logged, one JSON line each. */
+  logs: string[];
+  /** POSTs a JSON body; the status, headers and the parsed body (or the raw text of a stream). */
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; json: any; text: string }>;
+  gql(query: string, variables?: Record<string, unknown>, key?: string): Promise<{ data?: any; errors?: any[] }>;
+}
+
+export interface ServiceStack extends Common {
+  gateway: Gateway;
+}
+
+/** `provider/model` of the out-of-the-box deployment of each protocol. */
+export const SIM_DEPLOYMENTS: Record<SimProtocol, string> = {
+  openai: 'sim-openai/gpt-4o-mini',
+  anthropic: 'sim-anthropic/claude-haiku-4-5',
+  gemini: 'sim-gemini/gemini-2.5-flash',
+  ollama: 'sim-ollama/llama3.2',
+};
+
+async function startSims(): Promise<Sims> {
+  const sims = {} as Sims;
+  await Promise.all(SIM_PROTOCOLS.map(async (p) => (sims[p] = await startSimulator({ protocol: p, port: 0 }))));
+  return sims;
+}
+
+export function startStack(opts?: EditConfig | StackOptions): Promise<Stack>;
+export function startStack(opts: ServiceStackOptions): Promise<ServiceStack>;
+export async function startStack(arg: EditConfig | StackOptions | ServiceStackOptions = {}): Promise<Stack | ServiceStack> {
+  const opts = typeof arg === 'function' ? { edit: arg } : arg;
+  const sims = opts.sims ?? (await startSims());
+  const closeSims = async () => {
+    if (!opts.sims) await Promise.all(Object.values(sims).map((s) => s.close()));
+  };
   const urls = Object.fromEntries(SIM_PROTOCOLS.map((p) => [p, sims[p].url])) as Record<SimProtocol, string>;
   let input = defaultConfig(urls, {});
-  input = edit?.(input) ?? input;
+  input = opts.edit?.(input) ?? input;
   const config = parseConfig(input, {});
+
+  if (opts.http === false) {
+    const clock = opts.clock;
+    const gateway = createGateway({
+      config,
+      registry: createProviderRegistry(config.providers),
+      ...(clock ? { now: clock.now, sleep: clock.sleep } : { sleep: async () => {} }),
+    });
+    return {
+      gateway,
+      config,
+      sims,
+      close: async () => {
+        await gateway.close();
+        await closeSims();
+      },
+    };
+  }
+
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, cb) {
@@ -33,16 +111,48 @@ export async function startStack(edit?: (c: ConfigInput) => ConfigInput | void):
       cb();
     },
   });
-  const app = await createApp({ config, listen: { host: '127.0.0.1', port: 0 }, logger: createLogger({ level: 'debug', destination }) });
+  const app = await createApp({
+    config,
+    env: {},
+    listen: { host: '127.0.0.1', port: 0 },
+    logger: createLogger({ level: 'debug', destination }),
+    // No process metrics (one registry per app), and the ledger flushes when read rather than on a timer.
+    observability: { tracer: opts.tracer, ledgerSink: opts.ledgerSink, defaultMetrics: false, flushIntervalMs: 60_000 },
+  });
+  const url = app.server.url;
+  const post: Stack['post'] = async (path, body, headers = {}) => {
+    const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    const text = await res.text();
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, json, text };
+  };
   return {
     app,
-    url: app.server.url,
+    url,
     sims,
     config,
     logs,
+    post,
+    async gql(query, variables, key) {
+      const r = await post('/graphql', { query, variables }, key ? { authorization: `Bearer ${key}` } : {});
+      return r.json;
+    },
     close: async () => {
       await app.close(0);
-      await Promise.all(Object.values(sims).map((s) => s.close()));
+      await closeSims();
     },
   };
+}
+
+/** The `data:` payloads of a REST SSE stream, without the final `[DONE]`. */
+export function parseSse(text: string): any[] {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('data: ') && l !== 'data: [DONE]')
+    .map((l) => JSON.parse(l.slice(6)));
 }

@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig, RouteConfigSchema, type RouteConfig } from '../../src/config/index.ts';
-import { shareRoutes } from '../../src/gateway/route-sync.ts';
+import { routeChangeOf, shareRoutes } from '../../src/gateway/route-sync.ts';
 import { createSharedRouterState, type SharedRouterState } from '../../src/gateway/shared-router-state.ts';
 import { RouteTable } from '../../src/router/route-table.ts';
 import { createAuthenticator } from '../../src/server/authenticator.ts';
@@ -72,12 +72,37 @@ describe('shared router state over Redis', () => {
       // An old message arriving late changes nothing.
       expect(ta.apply({ op: 'upsert', version: 1, name: 'default', route: route('default', 'old') })).toBe(false);
       const fresh = new RouteTable([route('default', 'm')]);
-      fresh.reset((await a.routes.snapshot()).changes);
+      fresh.reset((await a.routes.snapshot()).changes.map(routeChangeOf));
       expect(fresh.get('default')).toBeUndefined();
       expect(errors).toEqual([]);
     } finally {
       offA();
       offB();
+    }
+  });
+});
+
+describe('route changes another version wrote', () => {
+  it('a stored route the config schema rejects is reported and skipped; the other changes apply', async () => {
+    const store = createMemoryStore();
+    // Written as another instance (or version) might: the store keeps named JSON, the table's owner validates.
+    await store.routes.upsert({ name: 'future', targets: 'some-new-shape' });
+    await store.routes.upsert(route('known', 'm'));
+    const table = new RouteTable([route('default', 'm')]);
+    const errors: string[] = [];
+    const off = await shareRoutes(table, store.routes, (op) => errors.push(op));
+    try {
+      expect(table.get('known')?.route.targets[0]!.model).toBe('m');
+      expect(table.get('future')).toBeUndefined();
+      expect(errors).toEqual(['route change']);
+      await store.routes.upsert({ name: 'later', strategy: 'no-such-strategy', targets: [] });
+      await table.commitUpsert(route('default', 'm2'));
+      await eventually(async () => (table.get('default')?.route.targets[0]!.model === 'm2' ? true : undefined), 2_000, 'the good change');
+      expect(table.get('later')).toBeUndefined();
+      expect(errors).toEqual(['route change', 'route change']);
+    } finally {
+      off();
+      await store.close();
     }
   });
 });

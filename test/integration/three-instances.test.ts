@@ -5,7 +5,7 @@
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { estimateCostUsd } from '../../src/gateway/with-limits.ts';
+import { estimateCostUsd } from '../../src/gateway/limits-stage.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator-server.ts';
 import { createRedisStore } from '../../src/store/redis-store.ts';
 import { chat, dropPrefix, eventually, graphql, spawnGateway, sseText, uniquePrefix, writeConfig, type GatewayProcess } from './cluster.ts';

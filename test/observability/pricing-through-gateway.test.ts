@@ -1,18 +1,16 @@
 import { trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigSchema } from '../../src/config/index.ts';
-import { emptyUsage, type StreamPart, type Usage } from '../../src/core/index.ts';
-import type { Completion, CompletionEvent } from '../../src/gateway/completion.ts';
+import { emptyUsage, UsageEventSchema, type Completion, type CompletionEvent, type StreamPart, type Usage, type UsageEvent } from '../../src/core/index.ts';
 import { createGateway } from '../../src/gateway/gateway-service.ts';
-import { withObservability } from '../../src/gateway/with-observability.ts';
+import { observabilityStages } from '../../src/gateway/observability-stage.ts';
 import { SIM_PROTOCOLS } from '../../src/simulator/protocol.ts';
 import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { queryUsage } from '../../src/usage/query-usage.ts';
 import { createUsageLedger } from '../../src/usage/usage-ledger.ts';
 import { MemoryLedgerSink } from '../../src/usage/memory-ledger-sink.ts';
-import { UsageEventSchema, type UsageEvent } from '../../src/usage/usage-event.ts';
 import { FakeRegistry } from '../graphql/harness.ts';
-import { SIM_DEPLOYMENTS, startSimGateway, type SimGateway } from '../usage/sim-gateway.ts';
+import { SIM_DEPLOYMENTS, startStack, type ServiceStack } from '../helpers/start-stack.ts';
 
 const noop = trace.getTracer('noop');
 
@@ -24,15 +22,15 @@ async function drain(events: AsyncIterable<CompletionEvent>): Promise<Completion
 }
 
 describe('for every protocol, streamed and non-streamed forms of one reply record the same usage and cost', () => {
-  let sim: SimGateway;
+  let sim: ServiceStack;
   beforeAll(async () => {
-    sim = await startSimGateway();
+    sim = await startStack({ http: false });
   });
   afterAll(() => sim?.close());
 
   it.each(SIM_PROTOCOLS)('%s', async (protocol) => {
     const events: UsageEvent[] = [];
-    const h = withObservability({ tracer: noop, ledger: { record: (e) => events.push(UsageEventSchema.parse(e)) } })(sim.gateway);
+    const h = sim.gateway.compose({ outer: observabilityStages({ tracer: noop, ledger: { record: (e) => events.push(UsageEventSchema.parse(e)) } }) });
     const req = () => ({ model: SIM_DEPLOYMENTS[protocol], chat: { messages: [{ role: 'user' as const, content: `Describe the ${protocol} protocol in a few words` }] } });
     const plain = await h.complete(req());
     const streamed = await drain(h.stream(req()));
@@ -80,7 +78,7 @@ describe('pricing in the gateway', () => {
     const sink = new MemoryLedgerSink();
     const ledger = createUsageLedger({ sink, schedule: () => ({ cancel() {} }) });
     const metrics = createMetrics();
-    const h = withObservability({ tracer: noop, ledger, metrics })(gateway);
+    const h = gateway.compose({ outer: observabilityStages({ tracer: noop, ledger, metrics }) });
     return { registry, gateway, sink, ledger, metrics, h };
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { RecordQueue } from '../../src/gateway/with-observability.ts';
-import type { UsageEvent } from '../../src/usage/usage-event.ts';
-import { startObservedStack } from './observed-stack.ts';
+import { RecordQueue } from '../../src/gateway/observability-stage.ts';
+import type { UsageEvent } from '../../src/core/index.ts';
+import { startStack } from '../helpers/start-stack.ts';
 
 const event = (id: string) => ({ id }) as UsageEvent;
 const nextTurn = () => new Promise((r) => setImmediate(r));
@@ -37,7 +37,7 @@ describe('RecordQueue: records are written after the response', () => {
   });
 
   it('over HTTP: the response arrives, then the log line and the ledger row; a usage query sees the request at once', async () => {
-    const stack = await startObservedStack();
+    const stack = await startStack();
     try {
       const before = stack.logs.filter((l) => l.includes('"msg":"request"')).length;
       const res = await stack.post('/v1/chat/completions', { model: 'default', messages: [{ role: 'user', content: 'hi' }] });

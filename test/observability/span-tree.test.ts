@@ -3,21 +3,22 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Completion } from '../../src/gateway/completion.ts';
+import type { Completion } from '../../src/core/index.ts';
+import { cacheStage } from '../../src/gateway/cache-stage.ts';
 import { createGateway } from '../../src/gateway/gateway-service.ts';
-import { withCache } from '../../src/gateway/with-cache.ts';
-import { traceStore, withObservability } from '../../src/gateway/with-observability.ts';
+import { observabilityStages } from '../../src/gateway/observability-stage.ts';
+import { traceStore } from '../../src/gateway/trace-store.ts';
 import { createProviderRegistry } from '../../src/providers/registry.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import { children, msOf, parentId, spanId, startTestSdk, type TestSdk } from './otel-test-sdk.ts';
-import { parseSse, startObservedStack, type ObservedStack } from './observed-stack.ts';
+import { parseSse, startStack, type Stack } from '../helpers/start-stack.ts';
 
 let sdk: TestSdk;
-let stack: ObservedStack;
+let stack: Stack;
 
 beforeAll(async () => {
   sdk = startTestSdk();
-  stack = await startObservedStack({ tracer: sdk.tracer });
+  stack = await startStack({ tracer: sdk.tracer });
 });
 afterAll(async () => {
   await stack?.close();
@@ -162,20 +163,20 @@ describe('a GraphQL subscription', () => {
   });
 });
 
-describe('cache hit span (withCache over the traced store)', () => {
+describe('cache hit span (the cache stage over the traced store)', () => {
   it('route → cache lookup (hit), no attempt', async () => {
     const { config } = stack;
     const gateway = createGateway({ config, registry: createProviderRegistry(config.providers) });
     const store = createMemoryStore();
-    const handlers = withObservability({ tracer: sdk.tracer })(withCache(traceStore(store, sdk.tracer))(gateway));
-    const req = () => ({ chat: { messages: [{ role: 'user' as const, content: 'cache me' }], temperature: 0 }, meta: {} });
+    const handlers = gateway.compose({ outer: observabilityStages({ tracer: sdk.tracer }), inner: [cacheStage(traceStore(store, sdk.tracer))] });
+    const req = () => handlers.prepare({ chat: { messages: [{ role: 'user' as const, content: 'cache me' }], temperature: 0 } });
     try {
       const first: Completion = await handlers.complete(req());
       sdk.exporter.reset();
       const hitReq = req();
       const hit: Completion = await handlers.complete(hitReq);
       expect(hit.cached).toBe(true);
-      expect(hitReq.meta).toMatchObject({ cache: 'HIT' });
+      expect(hitReq.cacheStatus).toBe('HIT');
       const spans = traceOf(hit.traceId!);
       const route = one(spans, 'switchboard.route');
       expect(route.attributes).toMatchObject({ 'switchboard.cache.hit': true, 'switchboard.route.reason': 'cache_hit', 'switchboard.attempts': 0 });

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config/index.ts';
 import { bucketIndex } from '../../src/usage/latency-histogram.ts';
 import { MemoryLedgerSink } from '../../src/usage/memory-ledger-sink.ts';
-import type { UsageEvent } from '../../src/usage/usage-event.ts';
-import { parseSse, startObservedStack, type ObservedStack } from './observed-stack.ts';
+import type { UsageEvent } from '../../src/core/index.ts';
+import { parseSse, startStack, type Stack } from '../helpers/start-stack.ts';
 
 const ADMIN = 'sk-admin-usage-0123456789';
 const CLIENT = 'sk-client-usage-0123456789';
@@ -47,7 +47,7 @@ const sumOf = (m: Map<string, number>, name: string, filter: (k: string) => bool
   [...m.entries()].filter(([k]) => (k === name || k.startsWith(`${name}{`)) && filter(k)).reduce((s, [, v]) => s + v, 0);
 
 describe('usage analytics over a known set of requests (memory store, both APIs)', () => {
-  let stack: ObservedStack;
+  let stack: Stack;
   let sink: MemoryLedgerSink;
   const sent: Sent[] = [];
   const restIds: string[] = [];
@@ -55,7 +55,7 @@ describe('usage analytics over a known set of requests (memory store, both APIs)
 
   beforeAll(async () => {
     sink = new MemoryLedgerSink();
-    stack = await startObservedStack({ ledgerSink: sink, edit: withKeys });
+    stack = await startStack({ ledgerSink: sink, edit: withKeys });
     // REST, not streamed and streamed (with usage), as admin and as the client key.
     for (const [key, i] of [[ADMIN, 0], [CLIENT, 1], [ADMIN, 2]] as const) {
       const r = await stack.post('/v1/chat/completions', { model: 'default', messages: [{ role: 'user', content: `question number ${i} about rivers` }] }, auth(key));
@@ -200,7 +200,7 @@ describe('usage analytics over a known set of requests (memory store, both APIs)
 describe('a query for 20 providers\' usage', () => {
   it('makes one store round trip', async () => {
     const sink = new MemoryLedgerSink();
-    const stack = await startObservedStack({
+    const stack = await startStack({
       ledgerSink: sink,
       edit: (c) => {
         const base = c.providers![0]!;
@@ -224,8 +224,8 @@ describe('two instances sharing Redis', () => {
   it('usage on either instance sums both instances\' requests', async () => {
     const prefix = `sbtest:${randomUUID()}:`;
     const redis = (c: ConfigInput) => ({ ...c, store: { kind: 'redis' as const, url: 'redis://127.0.0.1:6379', prefix } });
-    const one = await startObservedStack({ edit: redis });
-    const two = await startObservedStack({ edit: redis, sims: one.sims });
+    const one = await startStack({ edit: redis });
+    const two = await startStack({ edit: redis, sims: one.sims });
     try {
       const sent: Sent[] = [];
       for (const [stack, n] of [[one, 2], [two, 3]] as const) {

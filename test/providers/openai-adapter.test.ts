@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { collectStream, type ChatRequest, type StreamPart } from '../../src/core/index.ts';
 import type { AdapterConfig, CallOptions, ProviderAdapter } from '../../src/providers/spec.ts';
 import { createOpenAIAdapter, createOpenAICompatibleAdapter } from '../../src/providers/openai/index.ts';
-import { OPENAI_PRESETS } from '../../src/providers/openai/presets.ts';
+import { PROVIDER_PROTOCOLS } from '../../src/core/protocols.ts';
 import { startReplayServer, type Replay, type ReplayServer } from '../helpers/replay-server.ts';
 import { drain, errorOf, rejection, terminal } from '../helpers/stream-contract.ts';
 
@@ -490,7 +490,7 @@ describe('presets', () => {
     const fromFactory = createOpenAICompatibleAdapter('vllm')({ id: 'local', baseUrl: '', timeouts: TIMEOUTS });
     adapters.push(fromFactory);
     expect(fromFactory.protocol).toBe('openai');
-    expect(fromFactory.baseUrl).toBe(OPENAI_PRESETS.vllm.baseUrl);
+    expect(fromFactory.baseUrl).toBe(PROVIDER_PROTOCOLS.vllm.defaultBaseUrl);
   });
 
   it('mistral: random_seed, no stream_options, and its own providerOptions entry', async () => {

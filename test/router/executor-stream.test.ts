@@ -4,8 +4,8 @@
  * deterministic.
  */
 import { describe, expect, it } from 'vitest';
-import { emptyUsage, GatewayError, type ErrorKind, type StreamPart } from '../../src/core/index.ts';
-import { createExecutor, RoutingError, type ExecuteOptions, type RoutedStreamEvent } from '../../src/router/executor.ts';
+import { emptyUsage, GatewayError, RoutingError, type ErrorKind, type StreamPart } from '../../src/core/index.ts';
+import { createExecutor, type ExecuteOptions, type RoutedStreamEvent } from '../../src/router/executor.ts';
 import type { RoutePlan, Target } from '../../src/router/route-plan.ts';
 import { createFakeClock, type FakeClock } from '../helpers/fake-clock.ts';
 

@@ -3,8 +3,8 @@
  * moves when a fake call says it took a while or the executor sleeps, so waits are asserted as numbers.
  */
 import { describe, expect, it } from 'vitest';
-import { GatewayError, type ErrorKind } from '../../src/core/index.ts';
-import { createExecutor, RoutingError, type ExecuteOptions } from '../../src/router/executor.ts';
+import { GatewayError, RoutingError, type ErrorKind } from '../../src/core/index.ts';
+import { createExecutor, type ExecuteOptions } from '../../src/router/executor.ts';
 import type { RoutePlan, Target } from '../../src/router/route-plan.ts';
 import { createFakeClock, type FakeClock } from '../helpers/fake-clock.ts';
 

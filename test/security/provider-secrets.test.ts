@@ -6,9 +6,8 @@ import { GatewayError } from '../../src/core/index.ts';
 import { createRedactor, REDACTED, redactSecrets } from '../../src/core/redact-secrets.ts';
 import { credentialValues, redactError } from '../../src/providers/shared/redacting-adapter.ts';
 import { startReplayServer, type ReplayServer } from '../helpers/replay-server.ts';
-import { startObservedStack, type ObservedStack } from '../observability/observed-stack.ts';
 import { startTestSdk, type TestSdk } from '../observability/otel-test-sdk.ts';
-import { startStack, type Stack } from '../helpers/start-stack.ts';
+import { startStack, startStack as startObservedStack, type Stack, type Stack as ObservedStack } from '../helpers/start-stack.ts';
 
 // The provider key every `leaky-*` deployment sends to the OpenAI simulator; with the `echoHeaders` fault the
 // simulator quotes it back in its error bodies, as a careless upstream or proxy would.

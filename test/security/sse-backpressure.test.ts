@@ -6,8 +6,10 @@
 import { EventEmitter, once } from 'node:events';
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Completion, CompletionEvent } from '../../src/gateway/completion.ts';
+import type { Completion, CompletionEvent } from '../../src/core/index.ts';
+import type { StoreRequest } from '../../src/gateway/gateway-request.ts';
 import type { Gateway } from '../../src/gateway/gateway-service.ts';
+import { RequestContext } from '../../src/gateway/request-context.ts';
 import { chatCompletions, type RestContext } from '../../src/server/openai-compat/openai-routes.ts';
 import { startStack, type Stack } from '../helpers/start-stack.ts';
 
@@ -64,7 +66,8 @@ describe('the REST stream loop honours backpressure (a fake response whose buffe
         seen.returned = true;
       }
     }
-    return { gateway: { stream } as unknown as Gateway, seen };
+    // `prepare`: the REST handler reads the stages' findings (cache status, rate limits) from the request's context.
+    return { gateway: { stream, prepare: (r: StoreRequest) => new RequestContext(r) } as unknown as Gateway, seen };
   }
 
   function run(res: ReturnType<typeof fakeResponse>, gateway: Gateway): Promise<void> {

@@ -4,13 +4,13 @@
  */
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { RequestMeta, StoreRequest } from '../../src/gateway/handlers.ts';
-import { withCache } from '../../src/gateway/with-cache.ts';
-import { withIdempotency } from '../../src/gateway/with-idempotency.ts';
-import { withLimits } from '../../src/gateway/with-limits.ts';
+import { cacheStage } from '../../src/gateway/cache-stage.ts';
+import type { StoreRequest } from '../../src/gateway/gateway-request.ts';
+import { idempotencyStage } from '../../src/gateway/idempotency-stage.ts';
+import { limitsStage } from '../../src/gateway/limits-stage.ts';
 import { createRedisStore } from '../../src/store/redis-store.ts';
 import type { Store } from '../../src/store/store.ts';
-import { chat, collect, fakeGateway } from './fake-gateway.ts';
+import { chat, collect, fakeGateway, pipelineOf } from './fake-gateway.ts';
 import { dropPrefix, uniquePrefix } from './redis-harness.ts';
 
 async function closedPort(): Promise<number> {
@@ -32,10 +32,9 @@ function storeAt(port: number, prefix = uniquePrefix('down')): Store {
 }
 
 const quotas = { keys: { web: { limits: { rpm: 1 }, budget: { usd: 0.000001, period: 'day' as const } } } };
-const req = (extra: Partial<StoreRequest> = {}): StoreRequest & { meta: RequestMeta } => ({
+const req = (extra: Partial<StoreRequest> = {}): StoreRequest => ({
   chat: chat('hello'),
   principal: { name: 'web', scope: 'client' },
-  meta: {},
   ...extra,
 });
 
@@ -62,15 +61,16 @@ describe('store unreachable', () => {
     const upstream = fakeGateway();
     const errors: string[] = [];
     const onStoreError = (op: string) => errors.push(op);
-    const h = withIdempotency<StoreRequest>(s, { onStoreError })(
-      withLimits<StoreRequest>(s, { quotas, estimateCostUsd: () => 1, onStoreError })(withCache<StoreRequest>(s, { onStoreError })(upstream)),
+    const h = pipelineOf(
+      [idempotencyStage(s, { onStoreError }), limitsStage(s, { quotas, estimateCostUsd: () => 1, onStoreError }), cacheStage(s, { onStoreError })],
+      upstream,
     );
     for (let i = 0; i < 3; i++) {
-      const r = req({ idempotencyKey: 'k' });
+      const r = h.prepare(req({ idempotencyKey: 'k' }));
       const c = await h.complete(r);
       expect(c.cached).toBe(false);
-      expect(r.meta.cache).toBe('BYPASS');
-      expect(r.meta.degraded).toEqual(expect.arrayContaining(['idempotency', 'limits', 'budgets', 'cache']));
+      expect(r.cacheStatus).toBe('BYPASS');
+      expect(r.degraded).toEqual(expect.arrayContaining(['idempotency', 'limits', 'budgets', 'cache']));
     }
     const streamed = await collect(h.stream(req()));
     expect(streamed.at(-1)!.type).toBe('done');
@@ -82,9 +82,9 @@ describe('store unreachable', () => {
     const s = storeAt(await closedPort());
     stores.push(s);
     const upstream = fakeGateway();
-    const limitsClosed = withLimits<StoreRequest>(s, { quotas, failure: { limits: 'closed' } })(upstream);
+    const limitsClosed = pipelineOf([limitsStage(s, { quotas, failure: { limits: 'closed' } })], upstream);
     await expect(limitsClosed.complete(req())).rejects.toMatchObject({ kind: 'unavailable', message: expect.stringContaining('rate limits') });
-    const budgetsClosed = withLimits<StoreRequest>(s, { quotas: { keys: { web: { budget: { usd: 1, period: 'day' } } } }, failure: { budgets: 'closed' } })(upstream);
+    const budgetsClosed = pipelineOf([limitsStage(s, { quotas: { keys: { web: { budget: { usd: 1, period: 'day' } } } }, failure: { budgets: 'closed' } })], upstream);
     await expect(budgetsClosed.complete(req())).rejects.toMatchObject({ kind: 'unavailable', message: expect.stringContaining('budgets') });
     const events = await collect(limitsClosed.stream(req()));
     expect(events).toEqual([expect.objectContaining({ type: 'error', error: expect.objectContaining({ kind: 'unavailable' }) })]);

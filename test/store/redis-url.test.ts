@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveStoreConfig } from '../../src/store/create-store.ts';
 import { parseRedisUrl } from '../../src/store/redis-url.ts';
-import { StoreConfigSchema } from '../../src/store/store-config.ts';
 
 describe('Redis URLs', () => {
   it('standalone, with TLS, credentials and a database', () => {
@@ -40,18 +38,5 @@ describe('Redis URLs', () => {
     expect(bad('redis://host:99999')).toMatchObject({ message: expect.stringContaining('port') });
     expect(bad('redis://host/abc')).toMatchObject({ message: expect.stringContaining('database') });
     expect(bad('redis-cluster://a:1/0')).toMatchObject({ message: expect.stringContaining('cluster') });
-  });
-});
-
-describe('store config', () => {
-  it('fills defaults; REDIS_URL applies only when config keeps the memory default', () => {
-    expect(StoreConfigSchema.parse({ kind: 'redis', url: 'redis://x' })).toMatchObject({ prefix: 'sb:', failure: { limits: 'open', budgets: 'open' } });
-    expect(resolveStoreConfig(undefined, {})).toMatchObject({ kind: 'memory' });
-    expect(resolveStoreConfig({ kind: 'memory', failure: { budgets: 'closed' } }, { REDIS_URL: 'redis://env:6379' })).toMatchObject({
-      kind: 'redis', url: 'redis://env:6379', failure: { budgets: 'closed' },
-    });
-    expect(resolveStoreConfig({ kind: 'redis', url: 'redis://cfg' }, { REDIS_URL: 'redis://env' })).toMatchObject({ url: 'redis://cfg' });
-    expect(() => StoreConfigSchema.parse({ kind: 'redis', url: 'redis://x', prefix: 'a{b}' })).toThrow(/hash tags/);
-    expect(() => StoreConfigSchema.parse({ kind: 'redis', url: 'redis://x', failure: { limits: 'maybe' } })).toThrow();
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { resolveStoreConfig } from '../../src/config/index.ts';
 import { createStore } from '../../src/store/create-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { dropPrefix, rawRedis, redisStore, uniquePrefix } from './redis-harness.ts';
@@ -79,8 +80,8 @@ describe('redis store specifics', () => {
   });
 
   it('createStore takes REDIS_URL when config leaves the default memory store', async () => {
-    const s = createStore({ kind: 'memory' }, { env: { REDIS_URL: 'redis://127.0.0.1:6379/0' } });
-    const m = createStore(undefined, { env: {} });
+    const s = createStore(resolveStoreConfig({ kind: 'memory' }, { REDIS_URL: 'redis://127.0.0.1:6379/0' }));
+    const m = createStore(resolveStoreConfig(undefined, {}));
     try {
       expect(s.kind).toBe('redis');
       expect(m.kind).toBe('memory');

@@ -1,26 +1,26 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/core/index.ts';
-import type { RequestMeta, StoreRequest } from '../../src/gateway/handlers.ts';
+import { cacheStage } from '../../src/gateway/cache-stage.ts';
+import type { StoreRequest } from '../../src/gateway/gateway-request.ts';
+import type { RequestContext } from '../../src/gateway/request-context.ts';
 import { cacheKeyOf } from '../../src/gateway/request-hash.ts';
-import { withCache } from '../../src/gateway/with-cache.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { createFakeClock } from '../helpers/fake-clock.ts';
-import { chat, collect, fakeGateway } from './fake-gateway.ts';
+import { chat, collect, fakeGateway, pipelineOf } from './fake-gateway.ts';
 import { dropPrefix, redisStore, uniquePrefix } from './redis-harness.ts';
 
-function setup(opts: Parameters<typeof withCache>[1] = {}) {
+function setup(opts: Parameters<typeof cacheStage>[1] = {}) {
   const clock = createFakeClock(1_700_000_000_000);
   const store = createMemoryStore({ now: clock.now });
   const upstream = fakeGateway();
-  const h = withCache<StoreRequest>(store, { now: clock.now, ...opts })(upstream);
+  const h = pipelineOf([cacheStage(store, { now: clock.now, ...opts })], upstream, { now: clock.now });
   return { clock, store, upstream, h };
 }
 
-const req = (content: string, extra: Partial<StoreRequest> = {}): StoreRequest & { meta: RequestMeta } => ({
+const req = (content: string, extra: Partial<StoreRequest> = {}): StoreRequest => ({
   chat: chat(content),
   route: 'default',
-  meta: {},
   ...extra,
 });
 
@@ -59,16 +59,16 @@ describe('request hash', () => {
   });
 });
 
-describe('withCache', () => {
+describe('cache stage', () => {
   it('answers a repeated deterministic request from the cache: cached, cost 0, a new id, no upstream call', async () => {
     const { h, upstream } = setup();
-    const r1 = req('hello');
+    const r1 = h.prepare(req('hello'));
     const first = await h.complete(r1);
-    expect(r1.meta.cache).toBe('MISS');
-    const r2 = req('hello');
+    expect(r1.cacheStatus).toBe('MISS');
+    const r2 = h.prepare(req('hello'));
     const second = await h.complete(r2);
     expect(upstream.calls).toBe(1);
-    expect(r2.meta.cache).toBe('HIT');
+    expect(r2.cacheStatus).toBe('HIT');
     expect(second).toMatchObject({ cached: true, costUsd: 0, attempts: [], message: first.message, usage: first.usage });
     expect(second.id).not.toBe(first.id);
     expect(first.cached).toBe(false);
@@ -89,9 +89,9 @@ describe('withCache', () => {
   it('BYPASS, REFRESH and ONLY', async () => {
     const { h, upstream } = setup();
     await h.complete(req('q'));
-    const bypass = req('q', { cache: { mode: 'BYPASS' } });
+    const bypass = h.prepare(req('q', { cache: { mode: 'BYPASS' } }));
     expect((await h.complete(bypass)).cached).toBe(false);
-    expect(bypass.meta.cache).toBe('BYPASS');
+    expect(bypass.cacheStatus).toBe('BYPASS');
     const refresh = req('q', { cache: { mode: 'REFRESH' } });
     const fresh = await h.complete(refresh);
     expect(fresh.cached).toBe(false);
@@ -123,7 +123,7 @@ describe('withCache', () => {
     const clock = createFakeClock(0);
     const store = createMemoryStore({ now: clock.now });
     const upstream = fakeGateway((r) => (r.chat.messages[0]!.content === 'long' ? { finishReason: 'length' } : { fail: r.chat.messages[0]!.content === 'fail' }));
-    const h = withCache<StoreRequest>(store)(upstream);
+    const h = pipelineOf([cacheStage(store)], upstream);
     await expect(h.complete(req('fail'))).rejects.toThrow('upstream failed');
     await expect(h.complete(req('fail'))).rejects.toThrow('upstream failed');
     await h.complete(req('long'));
@@ -131,7 +131,7 @@ describe('withCache', () => {
     await collect(h.stream(req('fail')));
     expect(upstream.calls).toBe(5);
     const cut = fakeGateway(() => ({ failMidStream: true }));
-    const hc = withCache<StoreRequest>(store)(cut);
+    const hc = pipelineOf([cacheStage(store)], cut);
     const events = await collect(hc.stream(req('cut')));
     expect(events.at(-1)!.type).toBe('error');
     await collect(hc.stream(req('cut')));
@@ -142,10 +142,10 @@ describe('withCache', () => {
     const { h, upstream } = setup();
     const live = await collect(h.stream(req('stream me')));
     expect(live.map((e) => e.type)).toEqual(['start', 'text-delta', 'text-delta', 'done']);
-    const r = req('stream me');
+    const r = h.prepare(req('stream me'));
     const replay = await collect(h.stream(r));
     expect(upstream.calls).toBe(1);
-    expect(r.meta.cache).toBe('HIT');
+    expect(r.cacheStatus).toBe('HIT');
     expect(replay.map((e) => e.type)).toEqual(['start', 'text-delta', 'done']);
     const done = replay.at(-1) as Extract<(typeof replay)[number], { type: 'done' }>;
     const liveDone = live.at(-1) as typeof done;
@@ -159,14 +159,13 @@ describe('withCache', () => {
     expect(upstream.calls).toBe(2);
   });
 
-  it('checks authorization before serving a hit, and keeps partitions apart', async () => {
+  it('runs after the request was resolved, so a hit never skips the access decision; keeps partitions apart', async () => {
     const { store, upstream } = setup();
-    const h = withCache<StoreRequest>(store, {
+    const h = pipelineOf([cacheStage(store, { partition: (ctx) => ctx.request.principal?.team })], upstream, {
       authorize: (r) => {
         if (r.principal?.name === 'intruder') throw new GatewayError('forbidden', 'no');
       },
-      partition: (r) => r.principal?.team,
-    })(upstream);
+    });
     await h.complete(req('secret plan', { principal: { name: 'a', scope: 'client', team: 't1' } }));
     await expect(h.complete(req('secret plan', { principal: { name: 'intruder', scope: 'client', team: 't1' } }))).rejects.toMatchObject({ kind: 'forbidden' });
     expect((await h.complete(req('secret plan', { principal: { name: 'b', scope: 'client', team: 't2' } }))).cached).toBe(false);
@@ -177,18 +176,18 @@ describe('withCache', () => {
   it('coalesces 50 identical concurrent requests into one upstream call', async () => {
     const { h, upstream } = setup();
     upstream.hold();
-    const metas: RequestMeta[] = [];
+    const metas: RequestContext[] = [];
     const all = Array.from({ length: 50 }, (_, i) => {
-      const r = req('same');
-      metas.push(r.meta);
+      const r = h.prepare(req('same'));
+      metas.push(r);
       return i % 2 === 0 ? h.complete(r) : collect(h.stream(r));
     });
     await new Promise((r) => setTimeout(r, 30));
     upstream.release();
     const results = await Promise.all(all);
     expect(upstream.calls).toBe(1);
-    expect(metas.filter((m) => m.cache === 'MISS')).toHaveLength(1);
-    expect(metas.filter((m) => m.cache === 'COALESCED')).toHaveLength(49);
+    expect(metas.filter((m) => m.cacheStatus === 'MISS')).toHaveLength(1);
+    expect(metas.filter((m) => m.cacheStatus === 'COALESCED')).toHaveLength(49);
     for (const r of results) {
       const c = Array.isArray(r) ? (r.at(-1) as { completion: { message: unknown } }).completion : r;
       expect(c.message).toEqual({ role: 'assistant', content: 'answer to "same"', toolCalls: [] });
@@ -197,7 +196,7 @@ describe('withCache', () => {
 
   it('a crashed leader does not block followers: they go upstream after the wait', async () => {
     const { store, upstream, clock } = setup();
-    const h = withCache<StoreRequest>(store, { now: clock.now, config: { coalesceWaitMs: 20 } })(upstream);
+    const h = pipelineOf([cacheStage(store, { now: clock.now, config: { coalesceWaitMs: 20 } })], upstream, { now: clock.now });
     // Another instance took the lead for this request and died.
     const r = req('orphan');
     const crashed = await store.inflight.lead(cacheKeyOf(r), 60_000);
@@ -212,7 +211,7 @@ describe('withCache', () => {
   });
 });
 
-describe('withCache on Redis', () => {
+describe('cache stage on Redis', () => {
   const prefixes: string[] = [];
   const stores: Store[] = [];
   afterAll(async () => {
@@ -227,7 +226,7 @@ describe('withCache on Redis', () => {
     const instances = [0, 1, 2].map(() => {
       const s = redisStore(prefix, { pollMs: 50 });
       stores.push(s);
-      return withCache<StoreRequest>(s)(upstream);
+      return pipelineOf([cacheStage(s)], upstream);
     });
     for (const s of stores) for (let i = 0; i < 100 && (await s.readiness()).status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 20));
     upstream.hold();

@@ -1,33 +1,32 @@
 import { describe, expect, it } from 'vitest';
-import type { RequestMeta, StoreRequest } from '../../src/gateway/handlers.ts';
-import { withIdempotency } from '../../src/gateway/with-idempotency.ts';
+import type { StoreRequest } from '../../src/gateway/gateway-request.ts';
+import { idempotencyStage } from '../../src/gateway/idempotency-stage.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
-import { chat, collect, fakeGateway } from './fake-gateway.ts';
+import { chat, collect, fakeGateway, pipelineOf } from './fake-gateway.ts';
 
 function setup(fail: (n: number) => boolean = () => false) {
   const store = createMemoryStore();
   const upstream = fakeGateway((_, n) => ({ fail: fail(n) }));
-  return { store, upstream, h: withIdempotency<StoreRequest>(store)(upstream) };
+  return { store, upstream, h: pipelineOf([idempotencyStage(store)], upstream) };
 }
 
 const alice = { name: 'alice', scope: 'client' as const };
-const req = (key: string | undefined, content = 'pay invoice 7', extra: Partial<StoreRequest> = {}): StoreRequest & { meta: RequestMeta } => ({
+const req = (key: string | undefined, content = 'pay invoice 7', extra: Partial<StoreRequest> = {}): StoreRequest => ({
   chat: chat(content, { temperature: 1 }),
   idempotencyKey: key,
   principal: alice,
-  meta: {},
   ...extra,
 });
 
-describe('withIdempotency', () => {
+describe('idempotency stage', () => {
   it('a replay returns the stored completion, marked as a replay, without a second upstream call', async () => {
     const { h, upstream } = setup();
     const first = await h.complete(req('k-1'));
-    const r = req('k-1');
+    const r = h.prepare(req('k-1'));
     const again = await h.complete(r);
     expect(upstream.calls).toBe(1);
     expect(again).toEqual(first);
-    expect(r.meta.idempotentReplay).toBe(true);
+    expect(r.idempotentReplay).toBe(true);
     // Without a key nothing is remembered.
     await h.complete(req(undefined));
     await h.complete(req(undefined));
@@ -78,10 +77,10 @@ describe('withIdempotency', () => {
   it('streams: a replay of a streamed request is streamed from the stored result', async () => {
     const { h, upstream } = setup();
     const live = await collect(h.stream(req('k-5')));
-    const r = req('k-5');
+    const r = h.prepare(req('k-5'));
     const replay = await collect(h.stream(r));
     expect(upstream.calls).toBe(1);
-    expect(r.meta.idempotentReplay).toBe(true);
+    expect(r.idempotentReplay).toBe(true);
     expect(replay.map((e) => e.type)).toEqual(['start', 'text-delta', 'done']);
     expect(replay.at(-1)).toEqual(live.at(-1));
     expect(await h.complete(req('k-5'))).toEqual((live.at(-1) as { completion: unknown }).completion);

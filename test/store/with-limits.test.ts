@@ -1,41 +1,40 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { RequestMeta, StoreRequest } from '../../src/gateway/handlers.ts';
-import { withCache } from '../../src/gateway/with-cache.ts';
-import { rateLimitHeaders, withLimits, type WithLimitsOptions } from '../../src/gateway/with-limits.ts';
+import { cacheStage } from '../../src/gateway/cache-stage.ts';
+import type { StoreRequest } from '../../src/gateway/gateway-request.ts';
+import { limitsStage, rateLimitHeaders, type LimitsStageOptions } from '../../src/gateway/limits-stage.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { createFakeClock } from '../helpers/fake-clock.ts';
-import { chat, collect, fakeGateway, type FakeReply } from './fake-gateway.ts';
+import { chat, collect, fakeGateway, pipelineOf, resolvedOf, type FakeReply } from './fake-gateway.ts';
 import { dropPrefix, redisStore, uniquePrefix } from './redis-harness.ts';
 
 const START = Date.UTC(2025, 5, 1, 12, 0, 0);
 const web = { name: 'web', scope: 'client' as const, team: 'shop' };
-const req = (extra: Partial<StoreRequest> = {}): StoreRequest & { meta: RequestMeta } => ({
+const req = (extra: Partial<StoreRequest> = {}): StoreRequest => ({
   chat: chat('hello', { temperature: 1, maxOutputTokens: 100 }),
   principal: web,
-  meta: {},
   ...extra,
 });
 
-function setup(opts: WithLimitsOptions<StoreRequest>, reply: (n: number) => FakeReply = () => ({})) {
+function setup(opts: LimitsStageOptions, reply: (n: number) => FakeReply = () => ({})) {
   const clock = createFakeClock(START);
   const store = createMemoryStore({ now: clock.now });
   const upstream = fakeGateway((_, n) => reply(n));
-  const h = withLimits<StoreRequest>(store, { now: clock.now, ...opts })(upstream);
+  const h = pipelineOf([limitsStage(store, { now: clock.now, ...opts })], upstream);
   return { clock, store, upstream, h };
 }
 
-describe('withLimits: rate limits', () => {
+describe('limits stage: rate limits', () => {
   it('admits the RPM limit, then 429 rate_limited with retry-after and x-ratelimit info', async () => {
     const { h, upstream, clock } = setup({ quotas: { keys: { web: { limits: { rpm: 3 } } } } });
     for (let i = 0; i < 3; i++) await h.complete(req());
-    const r = req();
+    const r = h.prepare(req());
     const denied = h.complete(r);
     await expect(denied).rejects.toMatchObject({ kind: 'rate_limited' });
     const err = await denied.catch((e) => e);
     expect(err.retryAfterMs).toBeGreaterThan(0);
     expect(upstream.calls).toBe(3);
-    expect(rateLimitHeaders(r.meta.rateLimits!)).toEqual({
+    expect(rateLimitHeaders(r.rateLimits!)).toEqual({
       'x-ratelimit-limit-requests': '3',
       'x-ratelimit-remaining-requests': '0',
       'x-ratelimit-reset-requests': expect.stringMatching(/^\d+s$/),
@@ -57,15 +56,15 @@ describe('withLimits: rate limits', () => {
   it('TPM takes the estimate up front and is corrected to the real usage afterwards', async () => {
     // Estimate: ~6 input tokens + 100 max output; real usage 10 + 5.
     const { h, store, clock } = setup({ quotas: { keys: { web: { limits: { tpm: 250 } } } } });
-    const r = req();
+    const r = h.prepare(req());
     await h.complete(r);
-    expect(r.meta.rateLimits![0]!.remaining).toBeLessThan(150);
+    expect(r.rateLimits![0]!.remaining).toBeLessThan(150);
     const [after] = await store.limits.peek([{ key: 'key:web:tpm', limit: 250, windowMs: 60_000, cost: 0 }], clock.now());
     expect(after!.remaining).toBe(235);
   });
 });
 
-describe('withLimits: budgets', () => {
+describe('limits stage: budgets', () => {
   const budget = (usd: number, extra = {}) => ({ quotas: { keys: { web: { budget: { usd, period: 'day' as const, ...extra } } } }, estimateCostUsd: () => 0.01 });
 
   it('reserves the estimate, settles the real cost, refuses past the limit until the next period', async () => {
@@ -94,15 +93,16 @@ describe('withLimits: budgets', () => {
     const clock = createFakeClock(START);
     const store = createMemoryStore({ now: clock.now });
     const upstream = fakeGateway(() => ({ costUsd: 0.05 }));
-    const h = withLimits<StoreRequest>(store, {
+    const limits = limitsStage(store, {
       now: clock.now,
       quotas: { keys: { web: { budget: { usd: 0.1, period: 'month', softThreshold: 0.5 } } } },
       estimateCostUsd: () => 0.05,
-      onSoftBudget: (r) => ({ ...r, route: 'cheap' }),
-    })(withCache<StoreRequest>(store)(upstream));
-    const first = req({ chat: chat('same', { temperature: 0 }) });
+      onSoftBudget: (ctx) => resolvedOf({ ...ctx.request, route: 'cheap' }),
+    });
+    const h = pipelineOf([limits, cacheStage(store)], upstream);
+    const first = h.prepare(req({ chat: chat('same', { temperature: 0 }) }));
     expect((await h.complete(first)).route).toBe('cheap');
-    expect(first.meta.budget!.soft).toBe(true);
+    expect(first.budget!.soft).toBe(true);
     const hit = await h.complete(req({ chat: chat('same', { temperature: 0 }), route: 'cheap' }));
     expect(hit.cached).toBe(true);
     const [s] = await store.budgets.status([{ id: 'key:web:month:2025-06', limitUsd: 0.1, periodEndMs: Date.UTC(2025, 6, 1) }], clock.now());
@@ -123,7 +123,7 @@ describe('withLimits: budgets', () => {
   });
 });
 
-describe('withLimits on Redis, 3 instances', () => {
+describe('limits stage on Redis, 3 instances', () => {
   const prefixes: string[] = [];
   const stores: Store[] = [];
   afterAll(async () => {
@@ -131,7 +131,7 @@ describe('withLimits on Redis, 3 instances', () => {
     await Promise.all(prefixes.map(dropPrefix));
   });
 
-  async function instances(opts: WithLimitsOptions<StoreRequest>, reply: () => FakeReply = () => ({})) {
+  async function instances(opts: LimitsStageOptions, reply: () => FakeReply = () => ({})) {
     const prefix = uniquePrefix('limits');
     prefixes.push(prefix);
     const upstream = fakeGateway(reply);
@@ -141,7 +141,7 @@ describe('withLimits on Redis, 3 instances', () => {
       const s = redisStore(prefix);
       stores.push(s);
       for (let j = 0; j < 100 && (await s.readiness()).status !== 'ready'; j++) await new Promise((r) => setTimeout(r, 20));
-      hs.push(withLimits<StoreRequest>(s, { now: clock.now, ...opts })(upstream));
+      hs.push(pipelineOf([limitsStage(s, { now: clock.now, ...opts })], upstream));
     }
     return { hs, upstream, store: stores.at(-1)!, clock };
   }

@@ -1,18 +1,18 @@
 import { trace } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Completion, CompletionEvent } from '../../src/gateway/completion.ts';
+import type { Completion, CompletionEvent } from '../../src/core/index.ts';
 import { withServerSpan } from '../../src/telemetry/server-span.ts';
 import { annotateRoutePlan, createTracing } from '../../src/telemetry/tracing.ts';
-import { startSimGateway, type SimGateway } from '../usage/sim-gateway.ts';
+import { startStack, type ServiceStack } from '../helpers/start-stack.ts';
 import { createFakeTracer, enableContext, type FakeTracer, type FinishedSpan } from './fake-tracer.ts';
 
 // The SDK's InMemorySpanExporter is not installed: spans go to a small fake implementing the
 // @opentelemetry/api Tracer/Span interfaces, with an AsyncLocalStorage context manager.
 enableContext();
 
-let stack: SimGateway;
+let stack: ServiceStack;
 beforeAll(async () => {
-  stack = await startSimGateway();
+  stack = await startStack({ http: false });
 });
 afterAll(() => stack.close());
 afterEach(() => {

@@ -13,7 +13,7 @@ import {
   type UsageStats,
 } from '../../src/usage/query-usage.ts';
 import { createUsageLedger } from '../../src/usage/usage-ledger.ts';
-import type { UsageEvent } from '../../src/usage/usage-event.ts';
+import type { UsageEvent } from '../../src/core/index.ts';
 import { expectedTotals, generateEvents, makeEvent, manualSchedule, PROVIDERS, T0, trueQuantile } from './usage-events.ts';
 
 const HOUR = 3_600_000;

@@ -1,7 +1,5 @@
-import type { ErrorKind } from '../../src/core/index.ts';
-import type { LedgerBatch, LedgerSink } from '../../src/usage/ledger-sink.ts';
+import type { ErrorKind, LedgerBatch, LedgerSink, UsageEvent } from '../../src/core/index.ts';
 import { MemoryLedgerSink } from '../../src/usage/memory-ledger-sink.ts';
-import type { UsageEvent } from '../../src/usage/usage-event.ts';
 
 /** A deterministic PRNG (mulberry32), so generated traffic is the same on every run. */
 export function prng(seed: number): () => number {

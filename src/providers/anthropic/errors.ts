@@ -1,6 +1,6 @@
 import { GatewayError, type ErrorKind } from '../../core/index.ts';
 import type { HttpResponse } from '../shared/http-client.ts';
-import { looksLikeContextLength, providerHttpError, tryParseJson } from '../shared/http-errors.ts';
+import { looksLikeContextLength, providerHttpError, tryParseJson, type ErrorMapper } from '../shared/http-errors.ts';
 import { ErrorEnvelopeWire, type ErrorObjectWire } from './wire.ts';
 
 /**
@@ -66,17 +66,29 @@ export function httpError(provider: string, res: Pick<HttpResponse, 'status' | '
 }
 
 /** An `event: error` after the stream started, or an error envelope under a 200 status. */
-export function streamError(provider: string, err: ErrorObjectWire, partialText?: string): GatewayError {
+export function streamError(provider: string, err: ErrorObjectWire): GatewayError {
   const message = err.message ?? err.type;
   let kind = kindOfErrorType(err.type) ?? 'unavailable';
   if (kind === 'invalid_request' && isContextOverflow(message)) kind = 'context_length_exceeded';
-  return new GatewayError(kind, `${provider}: ${message}`, {
-    provider,
-    providerCode: err.type,
-    ...(partialText !== undefined && { partialText }),
-  });
+  return new GatewayError(kind, `${provider}: ${message}`, { provider, providerCode: err.type });
 }
 
-export function invalidResponse(provider: string, message: string, extra: { partialText?: string; cause?: unknown } = {}): GatewayError {
-  return new GatewayError('invalid_response', `${provider}: ${message}`, { provider, ...extra });
+/**
+ * This protocol's errors for the shared call layer. An `error` event is accepted whatever its inner
+ * framing, so the real failure is not hidden behind a parse error; an error event inside the ordinary
+ * event schema (`type: "error"`) is mapped by the stream itself.
+ */
+export function errorMapper(provider: string): ErrorMapper {
+  return {
+    http: (res, text) => httpError(provider, res, text),
+    body: (json) => {
+      const env = ErrorEnvelopeWire.safeParse(json);
+      return env.success && env.data.type === 'error' ? streamError(provider, env.data.error) : undefined;
+    },
+    chunk: (json, event) => {
+      if (event !== 'error') return undefined;
+      const env = ErrorEnvelopeWire.safeParse(json);
+      return env.success ? streamError(provider, env.data.error) : undefined;
+    },
+  };
 }

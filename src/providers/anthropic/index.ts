@@ -1,10 +1,14 @@
-import { assertSupported, isGatewayError, toGatewayError, type ChatRequest, type ChatResponse, type StreamPart } from '../../core/index.ts';
+import { assertSupported, type ChatRequest, type ChatResponse, type StreamPart } from '../../core/index.ts';
+import { header } from '../shared/http-client.ts';
+import { postJson } from '../shared/post-json.ts';
+import { createProviderCall, type WireRequest } from '../shared/provider-call.ts';
+import { streamEvents } from '../shared/stream-events.ts';
 import type { AdapterFactory, CallOptions, ProviderAdapter } from '../spec.ts';
-import { createHttpClient, header } from '../shared/http-client.ts';
-import { httpError } from './errors.ts';
+import { errorMapper } from './errors.ts';
 import { buildMessagesBody } from './request.ts';
-import { parseMessage } from './response.ts';
-import { streamMessages } from './stream.ts';
+import { toChatResponse } from './response.ts';
+import { messageStreamSpec } from './stream.ts';
+import { MessageWire } from './wire.ts';
 
 const MESSAGES_PATH = '/v1/messages';
 /** The version the official SDK pins; config.options.version overrides it. */
@@ -30,36 +34,25 @@ function versionOption(version: unknown): string {
  */
 export const createAnthropicAdapter: AdapterFactory = (config, deps = {}) => {
   const id = config.id;
-  const http = createHttpClient({
-    baseUrl: config.baseUrl,
-    provider: id,
-    timeouts: config.timeouts,
-    headers: config.headers,
-    maxConnections: config.maxConnections,
-    dispatcher: deps.dispatcher,
-  });
   const beta = betaHeader(config.options?.beta);
+  // They win over per-call headers (tracing ids): those cannot replace the credentials or the version.
   const protocolHeaders: Record<string, string> = {
     ...(config.apiKey && { 'x-api-key': config.apiKey }),
     'anthropic-version': versionOption(config.options?.version),
     ...(beta !== undefined && { 'anthropic-beta': beta }),
   };
+  const streamHeaders = { ...protocolHeaders, accept: 'text/event-stream' };
+  const call = createProviderCall(config, deps, errorMapper(id));
 
-  // Per-call headers (tracing ids) go along, but cannot replace the credentials or the protocol version.
-  const headersFor = (opts: CallOptions, stream: boolean): Record<string, string> => ({
-    ...opts.headers,
-    ...protocolHeaders,
-    ...(stream && { accept: 'text/event-stream' }),
-  });
-
-  function prepare(req: ChatRequest, opts: CallOptions, stream: boolean): Record<string, unknown> {
-    try {
+  const messagesRequest = (req: ChatRequest, opts: CallOptions, stream: boolean): WireRequest => ({
+    path: MESSAGES_PATH,
+    body: () => {
       assertSupported(req, opts.capabilities, id);
       return buildMessagesBody(req, opts, id, stream);
-    } catch (err) {
-      throw isGatewayError(err) && err.provider === undefined ? err.with({ provider: id }) : err;
-    }
-  }
+    },
+    headers: stream ? streamHeaders : protocolHeaders,
+    opts,
+  });
 
   const adapter: ProviderAdapter = {
     id,
@@ -67,31 +60,15 @@ export const createAnthropicAdapter: AdapterFactory = (config, deps = {}) => {
     baseUrl: config.baseUrl,
 
     async generate(req: ChatRequest, opts: CallOptions): Promise<ChatResponse> {
-      const body = prepare(req, opts, false);
-      const res = await http.request({
-        path: MESSAGES_PATH,
-        headers: headersFor(opts, false),
-        json: body,
-        signal: opts.signal,
-        timeouts: opts.timeouts,
-      });
-      const text = await res.text();
-      if (res.status < 200 || res.status >= 300) throw httpError(id, res, text);
-      return parseMessage(id, text, header(res.headers, 'request-id'));
+      const { data, headers } = await postJson(call, messagesRequest(req, opts, false), MessageWire, 'response shape');
+      return toChatResponse(data, header(headers, 'request-id'));
     },
 
-    async *stream(req: ChatRequest, opts: CallOptions): AsyncIterable<StreamPart> {
-      let body: Record<string, unknown>;
-      try {
-        body = prepare(req, opts, true);
-      } catch (err) {
-        yield { type: 'error', error: toGatewayError(err, id) };
-        return;
-      }
-      yield* streamMessages({ http, provider: id, path: MESSAGES_PATH, headers: headersFor(opts, true), body, opts });
+    stream(req: ChatRequest, opts: CallOptions): AsyncIterable<StreamPart> {
+      return streamEvents(call, messagesRequest(req, opts, true), messageStreamSpec(id));
     },
 
-    close: () => http.close(),
+    close: () => call.http.close(),
   };
   return adapter;
 };

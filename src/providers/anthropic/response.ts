@@ -1,7 +1,5 @@
 import type { ChatResponse, FinishReason, ToolCall, Usage } from '../../core/index.ts';
-import { tryParseJson } from '../shared/http-errors.ts';
-import { invalidResponse, streamError } from './errors.ts';
-import { ErrorEnvelopeWire, MessageWire, type UsageWire } from './wire.ts';
+import type { MessageWire, UsageWire } from './wire.ts';
 
 /** stop_reason → our finish reason (table in the protocol README); unknown values are a normal stop. */
 export function finishReasonOf(raw: string | null | undefined): { finishReason: FinishReason; rawFinishReason?: string } {
@@ -39,19 +37,8 @@ export function usageOf(u: UsageWire | undefined): Usage {
   };
 }
 
-/** A Message body → ChatResponse; anything that does not validate is an invalid_response. */
-export function parseMessage(provider: string, text: string, requestIdHeader: string | undefined): ChatResponse {
-  const json = tryParseJson(text);
-  if (json === undefined) throw invalidResponse(provider, 'response body is not JSON');
-  const env = ErrorEnvelopeWire.safeParse(json);
-  if (env.success && env.data.type === 'error') throw streamError(provider, env.data.error);
-  const parsed = MessageWire.safeParse(json);
-  if (!parsed.success) {
-    throw invalidResponse(provider, `unexpected response shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`, {
-      cause: parsed.error,
-    });
-  }
-  const msg = parsed.data;
+/** A Message body → ChatResponse. */
+export function toChatResponse(msg: MessageWire, requestIdHeader: string | undefined): ChatResponse {
   let out = '';
   let reasoning = '';
   const toolCalls: ToolCall[] = [];

@@ -1,12 +1,9 @@
-import type { EventSourceMessage } from 'eventsource-parser';
-import { GatewayError, toGatewayError, type StreamPart } from '../../core/index.ts';
-import type { CallOptions } from '../spec.ts';
-import { header, type HttpClient, type HttpResponse } from '../shared/http-client.ts';
-import { tryParseJson } from '../shared/http-errors.ts';
-import { readSse } from '../shared/stream-readers.ts';
-import { httpError, invalidResponse, streamError } from './errors.ts';
+import type { StreamPart } from '../../core/index.ts';
+import { invalidResponse, tryParseJson } from '../shared/http-errors.ts';
+import type { EventStreamSpec } from '../shared/stream-events.ts';
+import { streamError } from './errors.ts';
 import { finishReasonOf, usageOf } from './response.ts';
-import { ErrorEnvelopeWire, StreamEventWire, type UsageWire } from './wire.ts';
+import { StreamEventWire, type UsageWire } from './wire.ts';
 
 type BlockState =
   | { kind: 'text' | 'thinking' | 'other'; closed: boolean }
@@ -15,11 +12,9 @@ type BlockState =
 /**
  * Folds Anthropic's SSE events into StreamParts. Content blocks are addressed by their content index,
  * but our tool-call `index` is the ordinal among tool_use blocks, so the two are mapped here.
- * `accept` returns the parts one event produces; a terminal part is always the last one.
+ * `parts` returns the parts one event produces; a terminal part is always the last one.
  */
 export class MessageStreamState {
-  /** Text delivered so far (kept for the partialText of a failure). */
-  text = '';
   private readonly provider: string;
   private readonly requestId: string | undefined;
   private started = false;
@@ -35,30 +30,17 @@ export class MessageStreamState {
     this.requestId = requestId;
   }
 
-  private fail(message: string, cause?: unknown): StreamPart[] {
-    return [{ type: 'error', error: invalidResponse(this.provider, message, { partialText: this.text, cause }) }];
+  private fail(message: string): StreamPart[] {
+    return [{ type: 'error', error: invalidResponse(this.provider, message) }];
   }
 
-  accept(evt: EventSourceMessage): StreamPart[] {
-    if (evt.event === 'ping') return [];
-    const json = tryParseJson(evt.data);
-    if (json === undefined) return this.fail(`stream event ${evt.event ?? '(unnamed)'} is not JSON`);
-    if (evt.event === 'error') {
-      // Accept an error event whatever its inner framing, so the real failure is not hidden behind a parse error.
-      const env = ErrorEnvelopeWire.safeParse(json);
-      if (env.success) return [{ type: 'error', error: streamError(this.provider, env.data.error, this.text) }];
-    }
-    const parsed = StreamEventWire.safeParse(json);
-    if (!parsed.success) {
-      return this.fail(`unexpected stream event: ${parsed.error.issues[0]?.message ?? 'invalid'}`, parsed.error);
-    }
-    const e = parsed.data;
+  parts(e: StreamEventWire): StreamPart[] {
     switch (e.type) {
       case 'ping':
       case 'unknown':
         return [];
       case 'error':
-        return [{ type: 'error', error: streamError(this.provider, e.error, this.text) }];
+        return [{ type: 'error', error: streamError(this.provider, e.error) }];
       case 'message_start':
         this.started = true;
         this.id = e.message.id;
@@ -157,81 +139,18 @@ export class MessageStreamState {
   }
 
   private emitText(text: string): StreamPart[] {
-    if (!text) return [];
-    this.text += text;
-    return [{ type: 'text-delta', text }];
+    return text ? [{ type: 'text-delta', text }] : [];
   }
 }
 
-export interface StreamCall {
-  http: HttpClient;
-  provider: string;
-  path: string;
-  headers: Record<string, string>;
-  body: Record<string, unknown>;
-  opts: CallOptions;
-}
-
-/** One streamed call: `start` after OK headers, deltas, then exactly one terminal part. Never throws. */
-export async function* streamMessages(call: StreamCall): AsyncGenerator<StreamPart> {
-  const { http, provider, opts } = call;
-  const cancelled = (res?: HttpResponse, partialText?: string): StreamPart => {
-    const reason: unknown = res?.signal.reason;
-    const error =
-      reason instanceof GatewayError && reason.kind === 'cancelled'
-        ? reason
-        : new GatewayError('cancelled', `${provider}: request cancelled`, { provider });
-    return { type: 'error', error: partialText === undefined ? error : error.with({ partialText }) };
+/** Messages SSE: `start` after OK headers, deltas, then `message_stop` (the finish part) or an error. */
+export function messageStreamSpec(provider: string): EventStreamSpec<StreamEventWire> {
+  return {
+    framing: 'sse',
+    chunk: StreamEventWire,
+    ignoreEvents: ['ping'],
+    endMarker: 'message_stop',
+    requestIdHeader: 'request-id',
+    mapper: (requestId) => new MessageStreamState(provider, requestId),
   };
-
-  let res: HttpResponse;
-  try {
-    res = await http.request({ path: call.path, headers: call.headers, json: call.body, signal: opts.signal, timeouts: opts.timeouts });
-  } catch (err) {
-    yield { type: 'error', error: toGatewayError(err, provider) };
-    return;
-  }
-  if (res.status < 200 || res.status >= 300) {
-    let text = '';
-    try {
-      text = await res.text();
-    } catch {
-      // The status still says what went wrong, unless the caller gave up meanwhile.
-      if (opts.signal?.aborted) {
-        yield cancelled(res);
-        return;
-      }
-    }
-    yield { type: 'error', error: httpError(provider, res, text) };
-    return;
-  }
-
-  const requestId = header(res.headers, 'request-id');
-  yield { type: 'start', providerRequestId: requestId };
-  const state = new MessageStreamState(provider, requestId);
-  try {
-    for await (const evt of readSse(res.body)) {
-      for (const part of state.accept(evt)) {
-        // Events already buffered must not leak out after the caller cancelled.
-        if (opts.signal?.aborted) {
-          yield cancelled(res, state.text);
-          return;
-        }
-        yield part;
-        if (part.type === 'finish' || part.type === 'error') return;
-      }
-    }
-  } catch (err) {
-    if (opts.signal?.aborted) {
-      yield cancelled(res, state.text);
-      return;
-    }
-    yield { type: 'error', error: http.mapTransportError(err, res.signal, 'body').with({ partialText: state.text }) };
-    return;
-  }
-  if (opts.signal?.aborted) {
-    yield cancelled(res, state.text);
-    return;
-  }
-  yield { type: 'error', error: invalidResponse(provider, 'stream ended without message_stop', { partialText: state.text }) };
 }

@@ -1,6 +1,6 @@
 import type { ErrorKind, GatewayError } from '../../core/index.ts';
 import type { HttpResponse } from '../shared/http-client.ts';
-import { providerHttpError, tryParseJson, type ProviderErrorInfo } from '../shared/http-errors.ts';
+import { invalidResponse, providerHttpError, tryParseJson, type ErrorMapper, type ProviderErrorInfo } from '../shared/http-errors.ts';
 import { ErrorEnvelopeSchema, type ErrorEnvelope } from './wire.ts';
 
 /**
@@ -101,4 +101,25 @@ export function streamChunkError(provider: string, env: ErrorEnvelope): GatewayE
   const { info, kind } = infoOf(env, 'error event in stream');
   // The 200 response's headers belong to the stream, not to this failure: only the body's RetryInfo counts.
   return providerHttpError(provider, { status, headers: {} }, info, kind);
+}
+
+function hasErrorKey(json: unknown): boolean {
+  return json !== null && typeof json === 'object' && 'error' in json;
+}
+
+/** This protocol's errors for the shared call layer: an `{"error": …}` body or chunk is a failure. */
+export function errorMapper(provider: string): ErrorMapper {
+  return {
+    http: (res, text) => httpError(provider, res, text),
+    body: (json) => {
+      if (!hasErrorKey(json)) return undefined;
+      const env = ErrorEnvelopeSchema.safeParse(json);
+      return env.success ? streamChunkError(provider, env.data) : undefined;
+    },
+    chunk: (json) => {
+      if (!hasErrorKey(json)) return undefined;
+      const env = ErrorEnvelopeSchema.safeParse(json);
+      return env.success ? streamChunkError(provider, env.data) : invalidResponse(provider, 'malformed error chunk in stream');
+    },
+  };
 }

@@ -7,14 +7,17 @@ import {
   type EmbeddingResponse,
   type StreamPart,
 } from '../../core/index.ts';
+import { header } from '../shared/http-client.ts';
+import { invalidResponse } from '../shared/http-errors.ts';
+import { postJson } from '../shared/post-json.ts';
+import { createProviderCall, type WireRequest } from '../shared/provider-call.ts';
+import { streamEvents } from '../shared/stream-events.ts';
 import type { AdapterFactory, CallOptions, ProviderAdapter } from '../spec.ts';
-import { createHttpClient, header, type HttpResponse } from '../shared/http-client.ts';
-import { tryParseJson } from '../shared/http-errors.ts';
-import { httpError, streamChunkError } from './errors.ts';
+import { errorMapper } from './errors.ts';
 import { toGeminiRequest } from './request.ts';
 import { toChatResponse } from './response.ts';
-import { geminiStream } from './stream.ts';
-import { BatchEmbedContentsResponseSchema, ErrorEnvelopeSchema, GenerateContentResponseSchema } from './wire.ts';
+import { geminiStreamSpec } from './stream.ts';
+import { BatchEmbedContentsResponseSchema, GenerateContentResponseSchema } from './wire.ts';
 
 /**
  * Gemini Developer API adapter. `baseUrl` includes the API version
@@ -22,19 +25,8 @@ import { BatchEmbedContentsResponseSchema, ErrorEnvelopeSchema, GenerateContentR
  */
 export const createGeminiAdapter: AdapterFactory = (config, deps = {}): ProviderAdapter => {
   const provider = config.id;
-  const client = createHttpClient({
-    baseUrl: config.baseUrl,
-    provider,
-    timeouts: config.timeouts,
-    headers: config.headers,
-    maxConnections: config.maxConnections,
-    dispatcher: deps.dispatcher,
-  });
-
-  const headersFor = (opts: CallOptions): Record<string, string> => ({
-    ...opts.headers,
-    ...(config.apiKey !== undefined && { 'x-goog-api-key': config.apiKey }),
-  });
+  const call = createProviderCall(config, deps, errorMapper(provider));
+  const keyHeader: Record<string, string> = config.apiKey !== undefined ? { 'x-goog-api-key': config.apiKey } : {};
 
   /** Resource name of the model: a bare id lives under `models/`; `models/x` and `tunedModels/x` are kept. */
   const modelName = (model: string): string =>
@@ -42,64 +34,23 @@ export const createGeminiAdapter: AdapterFactory = (config, deps = {}): Provider
   const pathFor = (model: string, method: string): string =>
     '/' + modelName(model).split('/').map(encodeURIComponent).join('/') + `:${method}`;
 
-  function prepare(req: ChatRequest, opts: CallOptions): Record<string, unknown> {
-    assertSupported(req, opts.capabilities, provider);
-    return toGeminiRequest(provider, req);
-  }
-
-  /** The body of a 200 response as JSON, or the invalid_response it is instead. */
-  async function readJson(res: HttpResponse): Promise<unknown> {
-    const text = await res.text();
-    if (res.status < 200 || res.status >= 300) throw httpError(provider, res, text);
-    const json = tryParseJson(text);
-    if (json === undefined) throw new GatewayError('invalid_response', `${provider}: response body is not JSON`, { provider, status: res.status });
-    if (json !== null && typeof json === 'object' && 'error' in json) {
-      const env = ErrorEnvelopeSchema.safeParse(json);
-      if (env.success) throw streamChunkError(provider, env.data);
-    }
-    return json;
-  }
+  const chatRequest = (req: ChatRequest, opts: CallOptions, method: string): WireRequest => ({
+    path: pathFor(opts.model, method),
+    body: () => {
+      assertSupported(req, opts.capabilities, provider);
+      return toGeminiRequest(provider, req);
+    },
+    headers: keyHeader,
+    opts,
+  });
 
   async function generate(req: ChatRequest, opts: CallOptions): Promise<ChatResponse> {
-    const body = prepare(req, opts);
-    const res = await client.request({
-      path: pathFor(opts.model, 'generateContent'),
-      json: body,
-      headers: headersFor(opts),
-      signal: opts.signal,
-      timeouts: opts.timeouts,
-    });
-    const parsed = GenerateContentResponseSchema.safeParse(await readJson(res));
-    if (!parsed.success) {
-      throw new GatewayError('invalid_response', `${provider}: response does not match GenerateContentResponse`, {
-        provider,
-        status: res.status,
-        cause: parsed.error,
-      });
-    }
-    return toChatResponse(provider, parsed.data, opts.model, header(res.headers, 'x-goog-request-id'));
+    const { data, headers } = await postJson(call, chatRequest(req, opts, 'generateContent'), GenerateContentResponseSchema, 'GenerateContentResponse');
+    return toChatResponse(provider, data, opts.model, header(headers, 'x-goog-request-id'));
   }
 
-  async function* stream(req: ChatRequest, opts: CallOptions): AsyncGenerator<StreamPart> {
-    let body: Record<string, unknown>;
-    try {
-      body = prepare(req, opts);
-    } catch (err) {
-      yield { type: 'error', error: err instanceof GatewayError ? err : new GatewayError('internal', String(err), { provider }) };
-      return;
-    }
-    yield* geminiStream(
-      client,
-      provider,
-      {
-        path: pathFor(opts.model, 'streamGenerateContent') + '?alt=sse',
-        json: body,
-        headers: headersFor(opts),
-        signal: opts.signal,
-        timeouts: opts.timeouts,
-      },
-      opts,
-    );
+  function stream(req: ChatRequest, opts: CallOptions): AsyncIterable<StreamPart> {
+    return streamEvents(call, chatRequest(req, opts, 'streamGenerateContent?alt=sse'), geminiStreamSpec(opts.model));
   }
 
   async function embed(req: EmbeddingRequest, opts: CallOptions): Promise<EmbeddingResponse> {
@@ -113,30 +64,26 @@ export const createGeminiAdapter: AdapterFactory = (config, deps = {}): Provider
     // Gemini's per-input fields (taskType, title, …) live on each request of the batch, so that is
     // where providerOptions.gemini goes; the batch body itself has nothing but `requests`.
     const extra = req.providerOptions?.gemini ?? {};
-    const res = await client.request({
-      path: pathFor(opts.model, 'batchEmbedContents'),
-      json: {
-        requests: req.input.map((text) => ({
-          model,
-          content: { parts: [{ text }] },
-          ...(req.dimensions !== undefined && { outputDimensionality: req.dimensions }),
-          ...extra,
-        })),
-      },
-      headers: headersFor(opts),
-      signal: opts.signal,
-      timeouts: opts.timeouts,
-    });
-    const parsed = BatchEmbedContentsResponseSchema.safeParse(await readJson(res));
-    if (!parsed.success || parsed.data.embeddings.length !== req.input.length) {
-      throw new GatewayError('invalid_response', `${provider}: batchEmbedContents returned no embedding per input`, {
-        provider,
-        status: res.status,
-      });
+    const body = {
+      requests: req.input.map((text) => ({
+        model,
+        content: { parts: [{ text }] },
+        ...(req.dimensions !== undefined && { outputDimensionality: req.dimensions }),
+        ...extra,
+      })),
+    };
+    const { data } = await postJson(
+      call,
+      { path: pathFor(opts.model, 'batchEmbedContents'), body: () => body, headers: keyHeader, opts },
+      BatchEmbedContentsResponseSchema,
+      'batchEmbedContents reply',
+    );
+    if (data.embeddings.length !== req.input.length) {
+      throw invalidResponse(provider, `batchEmbedContents returned ${data.embeddings.length} embeddings for ${req.input.length} inputs`);
     }
     return {
       // The batch answers in request order, so position i is input i.
-      embeddings: parsed.data.embeddings.map((e) => e.values),
+      embeddings: data.embeddings.map((e) => e.values),
       model: opts.model,
       // Gemini reports no token usage for embeddings: ~4 characters a token, flagged as our estimate.
       usage: { inputTokens: req.input.reduce((n, s) => n + Math.ceil(s.length / 4), 0), estimated: true },
@@ -150,6 +97,6 @@ export const createGeminiAdapter: AdapterFactory = (config, deps = {}): Provider
     generate,
     stream,
     embed,
-    close: () => client.close(),
+    close: () => call.http.close(),
   };
 };

@@ -1,4 +1,5 @@
-import { GatewayError, type ChatResponse, type FinishReason, type ToolCall, type Usage } from '../../core/index.ts';
+import type { ChatResponse, FinishReason, ToolCall, Usage } from '../../core/index.ts';
+import { invalidResponse } from '../shared/http-errors.ts';
 import { syntheticCallId } from './request.ts';
 import type { FunctionCall, GenerateContentResponse, UsageMetadata } from './wire.ts';
 
@@ -58,7 +59,7 @@ export function toChatResponse(
   if (!candidate) {
     // A prompt blocked before generation has no candidate, only the reason it was blocked.
     if (blockReason) return { text: '', toolCalls: [], finishReason: 'content_filter', rawFinishReason: blockReason, ...base };
-    throw new GatewayError('invalid_response', `${provider}: response has no candidates`, { provider });
+    throw invalidResponse(provider, 'response has no candidates');
   }
   let text = '';
   let reasoning = '';
@@ -72,7 +73,7 @@ export function toChatResponse(
   }
   const raw = candidate.finishReason ?? blockReason;
   if (raw === undefined) {
-    throw new GatewayError('invalid_response', `${provider}: response has no finishReason`, { provider });
+    throw invalidResponse(provider, 'response has no finishReason');
   }
   return {
     text,

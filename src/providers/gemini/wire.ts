@@ -77,12 +77,9 @@ export const BatchEmbedContentsResponseSchema = z.looseObject({
 });
 
 export type FunctionCall = z.infer<typeof FunctionCallSchema>;
-export type ResponsePart = z.infer<typeof ResponsePartSchema>;
-export type Candidate = z.infer<typeof CandidateSchema>;
 export type UsageMetadata = z.infer<typeof UsageMetadataSchema>;
 export type GenerateContentResponse = z.infer<typeof GenerateContentResponseSchema>;
 export type ErrorEnvelope = z.infer<typeof ErrorEnvelopeSchema>;
-export type BatchEmbedContentsResponse = z.infer<typeof BatchEmbedContentsResponseSchema>;
 
 // ---- Request side: what we send. Schemas (not validated at runtime) keep the types in one place. ----
 

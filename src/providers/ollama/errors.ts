@@ -1,7 +1,6 @@
-import type { z } from 'zod';
 import { GatewayError, type ErrorKind } from '../../core/index.ts';
 import type { HttpResponse } from '../shared/http-client.ts';
-import { looksLikeContextLength, providerHttpError, tryParseJson } from '../shared/http-errors.ts';
+import { looksLikeContextLength, providerHttpError, tryParseJson, type ErrorMapper } from '../shared/http-errors.ts';
 import { OllamaErrorSchema } from './wire.ts';
 
 /**
@@ -47,28 +46,20 @@ export function ollamaHttpError(provider: string, res: Pick<HttpResponse, 'statu
  * An `{"error": …}` line after a 200 (the model runner failed part-way) or a 200 body that is an error.
  * Without a status, a failure of the runner is the server being unable to serve right now.
  */
-export function ollamaBodyError(provider: string, message: string, partialText?: string): GatewayError {
+export function ollamaBodyError(provider: string, message: string): GatewayError {
   const kind = kindOfMessage(message) ?? 'unavailable';
   const capability = kind === 'unsupported_feature' ? capabilityOf(message) : undefined;
   return new GatewayError(kind, `${provider}: ${message}`, {
     provider,
     ...(capability !== undefined && { param: capability }),
-    ...(partialText ? { partialText } : {}),
   });
 }
 
-export function invalidResponse(provider: string, what: string, partialText?: string, cause?: unknown): GatewayError {
-  return new GatewayError('invalid_response', `${provider}: ${what}`, {
-    provider,
-    ...(partialText ? { partialText } : {}),
-    ...(cause !== undefined && { cause }),
-  });
-}
-
-/** The first schema violation, short enough for an error message (`message.content: expected string`). */
-export function describeIssue(error: z.ZodError): string {
-  const issue = error.issues[0];
-  if (!issue) return 'invalid';
-  const path = issue.path.map(String).join('.') || '(root)';
-  return `${path}: ${issue.message}`;
+/** This protocol's errors for the shared call layer: `{"error": "<text>"}` as a 200 body or a stream line. */
+export function errorMapper(provider: string): ErrorMapper {
+  const bodyError = (json: unknown): GatewayError | undefined => {
+    const failure = OllamaErrorSchema.safeParse(json);
+    return failure.success ? ollamaBodyError(provider, failure.data.error) : undefined;
+  };
+  return { http: (res, text) => ollamaHttpError(provider, res, text), body: bodyError, chunk: bodyError };
 }

@@ -1,5 +1,5 @@
 import type { ChatResponse, EmbeddingRequest, EmbeddingResponse, FinishReason, ToolCall, Usage } from '../../core/index.ts';
-import { invalidResponse } from './errors.ts';
+import { invalidResponse } from '../shared/http-errors.ts';
 import type { OllamaChatChunk, OllamaEmbedResponse, OllamaToolCall } from './wire.ts';
 
 /**

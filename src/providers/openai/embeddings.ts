@@ -1,8 +1,8 @@
 import { GatewayError, hasCapability, type EmbeddingRequest, type EmbeddingResponse } from '../../core/index.ts';
 import type { CallOptions } from '../spec.ts';
-import { invalidResponse } from './errors.ts';
+import { invalidResponse } from '../shared/http-errors.ts';
 import { passthrough, type BodyContext } from './request.ts';
-import { EmbeddingsWire } from './wire.ts';
+import type { EmbeddingsWire } from './wire.ts';
 
 /** EmbeddingRequest → `/embeddings` body. */
 export function toEmbeddingsBody(req: EmbeddingRequest, opts: CallOptions, ctx: BodyContext): Record<string, unknown> {
@@ -36,10 +36,7 @@ function decodeBase64Floats(b64: string): number[] {
  * we return them in input order whatever order they arrive in, and refuse a reply that does not
  * carry exactly one vector per input (a silent shift would pair texts with the wrong vectors).
  */
-export function toEmbeddingResponse(provider: string, body: unknown, inputs: number, fallbackModel: string): EmbeddingResponse {
-  const parsed = EmbeddingsWire.safeParse(body);
-  if (!parsed.success) throw invalidResponse(provider, `unexpected embeddings body (${parsed.error.issues[0]?.message})`, parsed.error);
-  const res = parsed.data;
+export function toEmbeddingResponse(provider: string, res: EmbeddingsWire, inputs: number, fallbackModel: string): EmbeddingResponse {
   const sorted = [...res.data].sort((a, b) => a.index - b.index);
   if (sorted.length !== inputs || sorted.some((d, i) => d.index !== i)) {
     throw invalidResponse(provider, `expected ${inputs} embeddings indexed 0..${inputs - 1}, got indices [${sorted.map((d) => d.index).join(', ')}]`);

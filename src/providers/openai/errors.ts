@@ -1,13 +1,14 @@
 import { GatewayError, type ErrorKind } from '../../core/index.ts';
-import type { HttpResponse } from './http.ts';
+import type { HttpResponse } from '../shared/http-client.ts';
 import {
   kindOfStatus,
   looksLikeContextLength,
   providerHttpError,
   retryAfterMs,
   tryParseJson,
+  type ErrorMapper,
   type ProviderErrorInfo,
-} from './http.ts';
+} from '../shared/http-errors.ts';
 import { ErrorEnvelopeWire } from './wire.ts';
 
 /** What we could read from an error envelope (any of the vendor shapes in wire.ts). */
@@ -120,6 +121,23 @@ export function streamError(provider: string, payload: unknown): GatewayError {
   });
 }
 
-export function invalidResponse(provider: string, message: string, cause?: unknown): GatewayError {
-  return new GatewayError('invalid_response', `${provider}: ${message}`, { provider, ...(cause !== undefined && { cause }) });
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null;
+}
+
+/**
+ * This protocol's errors for the shared call layer. Some compatible servers answer 200 with an error
+ * envelope instead of a status; in a stream, the SDK treats both an `error` event name and a
+ * top-level `error` key as a failed stream.
+ */
+export function errorMapper(provider: string): ErrorMapper {
+  return {
+    http: (res, text) => httpError(provider, res, text),
+    body: (json) =>
+      isObject(json) && json.error != null && !('choices' in json) && !('data' in json) ? streamError(provider, json) : undefined,
+    chunk: (json, event, data) => {
+      if (event === 'error') return streamError(provider, json ?? { message: data });
+      return isObject(json) && json.error != null ? streamError(provider, json) : undefined;
+    },
+  };
 }

@@ -1,13 +1,18 @@
 import { z } from 'zod';
 import type { ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamPart } from '../../core/index.ts';
+import { PROVIDER_PROTOCOLS, type ProtocolInfo } from '../../core/protocols.ts';
+import { header } from '../shared/http-client.ts';
+import { postJson } from '../shared/post-json.ts';
+import { createProviderCall, type WireRequest } from '../shared/provider-call.ts';
+import { streamEvents } from '../shared/stream-events.ts';
 import type { AdapterConfig, AdapterDeps, AdapterFactory, CallOptions, ProviderAdapter } from '../spec.ts';
 import { toEmbeddingResponse, toEmbeddingsBody } from './embeddings.ts';
-import { httpError, invalidResponse, streamError } from './errors.ts';
-import { createHttpClient, header, tryParseJson, type HttpResponse } from './http.ts';
+import { errorMapper } from './errors.ts';
 import { OPENAI_DEFAULTS, OPENAI_PRESETS, PRESET_NAMES, type OpenAIPreset, type PresetName } from './presets.ts';
 import { toChatBody, type BodyContext } from './request.ts';
 import { toChatResponse } from './response.ts';
-import { streamChat } from './stream.ts';
+import { chatStreamSpec } from './stream.ts';
+import { ChatCompletionWire, EmbeddingsWire } from './wire.ts';
 
 export { OPENAI_PRESETS, PRESET_NAMES, type OpenAIPreset, type PresetName } from './presets.ts';
 
@@ -31,29 +36,24 @@ export const createOpenAIAdapter: AdapterFactory = (config: AdapterConfig, deps:
   const options = parsedOptions.data;
   const presetName: PresetName | undefined = options.preset;
   const preset: OpenAIPreset = presetName ? OPENAI_PRESETS[presetName] : OPENAI_DEFAULTS;
-  const baseUrl = (config.baseUrl || preset.baseUrl).replace(/\/+$/, '');
+  const protocolEntry: ProtocolInfo = PROVIDER_PROTOCOLS[presetName ?? 'openai'];
+  const baseUrl = (config.baseUrl || protocolEntry.defaultBaseUrl || '').replace(/\/+$/, '');
   if (!baseUrl) throw new Error(`provider ${config.id}: baseUrl is required for the ${presetName ?? 'openai'} preset`);
 
   const provider = config.id;
-  const http = createHttpClient({
-    baseUrl,
-    provider,
-    timeouts: config.timeouts,
-    headers: config.headers,
-    maxConnections: config.maxConnections,
-    dispatcher: deps.dispatcher,
-  });
+  const call = createProviderCall(config, deps, errorMapper(provider), baseUrl);
   const ctx: BodyContext = {
     provider,
     preset,
     presetName,
     maxTokensField: options.maxTokensField ?? preset.maxTokensField,
   };
-
-  function authHeaders(): Record<string, string> {
-    if (!config.apiKey) return {};
-    return preset.auth === 'api-key' ? { 'api-key': config.apiKey } : { authorization: `Bearer ${config.apiKey}` };
-  }
+  // Per-call headers may add tracing ids, but never replace the credentials.
+  const authHeaders: Record<string, string> = !config.apiKey
+    ? {}
+    : preset.auth === 'api-key'
+      ? { 'api-key': config.apiKey }
+      : { authorization: `Bearer ${config.apiKey}` };
 
   /** `/chat/completions` or `/embeddings`; Azure addresses a deployment and pins an api-version. */
   function pathFor(endpoint: 'chat/completions' | 'embeddings', model: string): string {
@@ -62,29 +62,12 @@ export const createOpenAIAdapter: AdapterFactory = (config: AdapterConfig, deps:
     return `/openai/deployments/${encodeURIComponent(deployment)}/${endpoint}?api-version=${encodeURIComponent(options.apiVersion)}`;
   }
 
-  function send(path: string, json: unknown, opts: CallOptions): Promise<HttpResponse> {
-    return http.request({
-      path,
-      json,
-      // Per-call headers may add tracing ids, but never replace the credentials.
-      headers: { ...opts.headers, ...authHeaders() },
-      signal: opts.signal,
-      timeouts: opts.timeouts,
-    });
-  }
-
-  /** Reads a non-streaming reply: an error status → GatewayError, else the parsed JSON body. */
-  async function readJson(res: HttpResponse): Promise<unknown> {
-    const text = await res.text();
-    if (res.status < 200 || res.status >= 300) throw httpError(provider, res, text);
-    const json = tryParseJson(text);
-    if (json === undefined) throw invalidResponse(provider, 'response body is not JSON');
-    // Some compatible servers answer 200 with an error envelope instead of a status.
-    if (typeof json === 'object' && json !== null && 'error' in json && json.error != null && !('choices' in json) && !('data' in json)) {
-      throw streamError(provider, json);
-    }
-    return json;
-  }
+  const chatRequest = (req: ChatRequest, opts: CallOptions, stream: boolean): WireRequest => ({
+    path: pathFor('chat/completions', opts.model),
+    body: () => toChatBody(req, opts, ctx, stream),
+    headers: authHeaders,
+    opts,
+  });
 
   const adapter: ProviderAdapter = {
     id: provider,
@@ -92,29 +75,26 @@ export const createOpenAIAdapter: AdapterFactory = (config: AdapterConfig, deps:
     baseUrl,
 
     async generate(req: ChatRequest, opts: CallOptions): Promise<ChatResponse> {
-      const body = toChatBody(req, opts, ctx, false);
-      const res = await send(pathFor('chat/completions', opts.model), body, opts);
-      const json = await readJson(res);
-      return toChatResponse(provider, json, { model: opts.model, requestId: header(res.headers, 'x-request-id') });
+      const { data, headers } = await postJson(call, chatRequest(req, opts, false), ChatCompletionWire, 'chat completion body');
+      return toChatResponse(provider, data, { model: opts.model, requestId: header(headers, 'x-request-id') });
     },
 
     stream(req: ChatRequest, opts: CallOptions): AsyncIterable<StreamPart> {
-      return streamChat(provider, http, opts.model, async () => {
-        const body = toChatBody(req, opts, ctx, true);
-        return send(pathFor('chat/completions', opts.model), body, opts);
-      });
+      return streamEvents(call, chatRequest(req, opts, true), chatStreamSpec(opts.model));
     },
 
-    async close(): Promise<void> {
-      await http.close();
-    },
+    close: () => call.http.close(),
   };
 
   if (!preset.unsupported.includes('embeddings')) {
     adapter.embed = async (req: EmbeddingRequest, opts: CallOptions): Promise<EmbeddingResponse> => {
-      const body = toEmbeddingsBody(req, opts, ctx);
-      const res = await send(pathFor('embeddings', opts.model), body, opts);
-      return toEmbeddingResponse(provider, await readJson(res), req.input.length, opts.model);
+      const { data } = await postJson(
+        call,
+        { path: pathFor('embeddings', opts.model), body: () => toEmbeddingsBody(req, opts, ctx), headers: authHeaders, opts },
+        EmbeddingsWire,
+        'embeddings body',
+      );
+      return toEmbeddingResponse(provider, data, req.input.length, opts.model);
     };
   }
   return adapter;

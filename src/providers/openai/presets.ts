@@ -1,3 +1,5 @@
+import { PRESET_PROTOCOLS, type PresetProtocol } from '../../core/protocols.ts';
+
 /**
  * OpenAI-compatible vendors, as presets over the one `openai` adapter. Each entry records only the
  * differences that change what we put on the wire; where a vendor's documentation does not list a
@@ -8,8 +10,6 @@
 export type PresetFeature = 'seed' | 'json_schema' | 'embeddings';
 
 export interface OpenAIPreset {
-  /** Used when config.baseUrl is empty. Includes the version path, as requests go to `/chat/completions`. */
-  baseUrl: string;
   /** `bearer`: `Authorization: Bearer <key>`; `api-key`: Azure's `api-key: <key>`. */
   auth: 'bearer' | 'api-key';
   /** Where ChatRequest.maxOutputTokens goes. */
@@ -30,7 +30,6 @@ export interface OpenAIPreset {
 
 /** OpenAI itself (no preset). */
 export const OPENAI_DEFAULTS: OpenAIPreset = {
-  baseUrl: 'https://api.openai.com/v1',
   auth: 'bearer',
   // max_tokens is deprecated and rejected by reasoning models (reference §4, unsupported_parameter).
   maxTokensField: 'max_completion_tokens',
@@ -39,14 +38,12 @@ export const OPENAI_DEFAULTS: OpenAIPreset = {
   maxStopSequences: 4,
 };
 
-export const PRESET_NAMES = ['azure', 'groq', 'mistral', 'deepseek', 'together', 'openrouter', 'vllm'] as const;
-export type PresetName = (typeof PRESET_NAMES)[number];
+/** The protocol table's presets (src/core/protocols.ts), where their default base URLs live too. */
+export const PRESET_NAMES = PRESET_PROTOCOLS as [PresetProtocol, ...PresetProtocol[]];
+export type PresetName = PresetProtocol;
 
 export const OPENAI_PRESETS: Record<PresetName, OpenAIPreset> = {
   azure: {
-    // Every Azure resource has its own host (https://<resource>.openai.azure.com), so there is no
-    // usable default: config.baseUrl is required (the factory says so).
-    baseUrl: '',
     auth: 'api-key',
     // The default api-version 2024-10-21 (GA) lists max_tokens but not max_completion_tokens;
     // set options.maxTokensField for newer api-versions and reasoning deployments.
@@ -58,7 +55,6 @@ export const OPENAI_PRESETS: Record<PresetName, OpenAIPreset> = {
     azureDeployments: true,
   },
   groq: {
-    baseUrl: 'https://api.groq.com/openai/v1',
     auth: 'bearer',
     // Groq documents max_completion_tokens and marks max_tokens deprecated.
     maxTokensField: 'max_completion_tokens',
@@ -68,7 +64,6 @@ export const OPENAI_PRESETS: Record<PresetName, OpenAIPreset> = {
     maxStopSequences: 4,
   },
   mistral: {
-    baseUrl: 'https://api.mistral.ai/v1',
     auth: 'bearer',
     maxTokensField: 'max_tokens',
     // Mistral validates bodies strictly (422 "Extra inputs are not permitted"); stream_options is not
@@ -81,8 +76,6 @@ export const OPENAI_PRESETS: Record<PresetName, OpenAIPreset> = {
     dimensionsField: 'output_dimension',
   },
   deepseek: {
-    // DeepSeek serves the same API with or without /v1 (the path is not a model version there).
-    baseUrl: 'https://api.deepseek.com',
     auth: 'bearer',
     maxTokensField: 'max_tokens',
     streamOptions: true,
@@ -91,7 +84,6 @@ export const OPENAI_PRESETS: Record<PresetName, OpenAIPreset> = {
     maxStopSequences: 16,
   },
   together: {
-    baseUrl: 'https://api.together.xyz/v1',
     auth: 'bearer',
     // Together documents max_tokens; max_completion_tokens is not in its reference.
     maxTokensField: 'max_tokens',
@@ -100,7 +92,6 @@ export const OPENAI_PRESETS: Record<PresetName, OpenAIPreset> = {
     unsupported: [],
   },
   openrouter: {
-    baseUrl: 'https://openrouter.ai/api/v1',
     auth: 'bearer',
     // OpenRouter normalizes on max_tokens across its upstreams.
     maxTokensField: 'max_tokens',
@@ -108,7 +99,6 @@ export const OPENAI_PRESETS: Record<PresetName, OpenAIPreset> = {
     unsupported: [],
   },
   vllm: {
-    baseUrl: 'http://127.0.0.1:8000/v1',
     // vLLM only checks a key when started with --api-key; with no key configured no header is sent.
     auth: 'bearer',
     // max_tokens works on every vLLM version; max_completion_tokens only on newer ones.
@@ -117,7 +107,3 @@ export const OPENAI_PRESETS: Record<PresetName, OpenAIPreset> = {
     unsupported: [],
   },
 };
-
-export function isPresetName(name: unknown): name is PresetName {
-  return typeof name === 'string' && (PRESET_NAMES as readonly string[]).includes(name);
-}

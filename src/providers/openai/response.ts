@@ -1,6 +1,6 @@
 import { emptyUsage, type ChatResponse, type FinishReason, type Usage } from '../../core/index.ts';
-import { invalidResponse } from './errors.ts';
-import { ChatCompletionWire, type UsageWire } from './wire.ts';
+import { invalidResponse } from '../shared/http-errors.ts';
+import type { ChatCompletionWire, UsageWire } from './wire.ts';
 
 /**
  * finish_reason → our vocabulary (README mapping table). `function_call` is the deprecated name of
@@ -39,15 +39,12 @@ export function mapUsage(u: UsageWire | null | undefined): Usage {
   };
 }
 
-/** A chat.completion body → ChatResponse. Throws invalid_response when the body is not one. */
+/** A chat.completion body → ChatResponse. Throws invalid_response when it has no first choice. */
 export function toChatResponse(
   provider: string,
-  body: unknown,
+  res: ChatCompletionWire,
   fallback: { model: string; requestId?: string | undefined },
 ): ChatResponse {
-  const parsed = ChatCompletionWire.safeParse(body);
-  if (!parsed.success) throw invalidResponse(provider, `unexpected chat completion body (${parsed.error.issues[0]?.message})`, parsed.error);
-  const res = parsed.data;
   // With n > 1 (passed through providerOptions) only the first choice is ours to return.
   const choice = res.choices.find((c) => (c.index ?? 0) === 0);
   if (!choice) throw invalidResponse(provider, 'chat completion without choices');

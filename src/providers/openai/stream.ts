@@ -1,6 +1,5 @@
-import { toGatewayError, type GatewayError, type StreamPart } from '../../core/index.ts';
-import { streamError, httpError, invalidResponse } from './errors.ts';
-import { header, readSse, tryParseJson, type HttpClient, type HttpResponse } from './http.ts';
+import type { StreamPart } from '../../core/index.ts';
+import type { EventStreamSpec } from '../shared/stream-events.ts';
 import { mapFinishReason, mapUsage } from './response.ts';
 import { ChatCompletionChunkWire, type ToolCallChunkWire, type UsageWire } from './wire.ts';
 
@@ -56,133 +55,56 @@ class ToolCallSlots {
   }
 }
 
-/** What the stream has told us so far about the reply as a whole. */
-interface StreamState {
-  id?: string | undefined;
-  model?: string | undefined;
-  finishRaw?: string | undefined;
-  usage?: UsageWire | undefined;
-}
-
-type EventResult = { parts: StreamPart[]; error?: GatewayError };
-
-function onEvent(provider: string, event: string | undefined, data: string, state: StreamState, tools: ToolCallSlots): EventResult {
-  const json = tryParseJson(data);
-  // The SDK treats both an `error` event name and a top-level `error` key as a failed stream.
-  if (event === 'error') return { parts: [], error: streamError(provider, json ?? { message: data }) };
-  if (json === undefined) return { parts: [], error: invalidResponse(provider, 'stream chunk is not JSON') };
-  if (typeof json === 'object' && json !== null && (json as { error?: unknown }).error != null) {
-    return { parts: [], error: streamError(provider, json) };
-  }
-  const parsed = ChatCompletionChunkWire.safeParse(json);
-  if (!parsed.success) {
-    return { parts: [], error: invalidResponse(provider, `unexpected stream chunk (${parsed.error.issues[0]?.message})`, parsed.error) };
-  }
-  const chunk = parsed.data;
-  state.id ??= chunk.id ?? undefined;
-  state.model ??= chunk.model ?? undefined;
-  // The include_usage chunk (choices: []) is normally last; vendors that send usage unasked put it on
-  // the finishing chunk (or Groq's x_groq). Latest wins, since usage is cumulative.
-  const usage = chunk.usage ?? chunk.x_groq?.usage;
-  if (usage) state.usage = usage;
-  const parts: StreamPart[] = [];
-  const choice = chunk.choices.find((c) => (c.index ?? 0) === 0);
-  if (!choice) return { parts };
-  const d = choice.delta;
-  if (d) {
-    const reasoning = d.reasoning_content ?? d.reasoning;
-    if (reasoning) parts.push({ type: 'reasoning-delta', text: reasoning });
-    if (d.content) parts.push({ type: 'text-delta', text: d.content });
-    // Refusal text is the model's answer too (see response.ts).
-    if (d.refusal) parts.push({ type: 'text-delta', text: d.refusal });
-    for (const tc of d.tool_calls ?? []) parts.push(...tools.parts(tc));
-  }
-  if (choice.finish_reason) state.finishRaw = choice.finish_reason;
-  return { parts };
-}
-
 /**
- * Chat Completions SSE → StreamParts. Never throws: `open` failing, an error status, a bad chunk, a
- * transport failure or an abort each end the stream with one `error` part. `data: [DONE]` is the only
- * successful end; a body that closes without it is invalid_response even if a finish_reason was seen.
+ * Chat Completions SSE. `data: [DONE]` is the only successful end: a body that closes without it is
+ * invalid_response even if a finish_reason was seen. The finish part is built at [DONE] from what the
+ * chunks said about the reply as a whole.
  */
-export async function* streamChat(
-  provider: string,
-  http: HttpClient,
-  fallbackModel: string,
-  open: () => Promise<HttpResponse>,
-): AsyncGenerator<StreamPart> {
-  let res: HttpResponse;
-  try {
-    res = await open();
-  } catch (err) {
-    yield { type: 'error', error: toGatewayError(err, provider) };
-    return;
-  }
-  const aborted = (): GatewayError | undefined =>
-    res.signal.aborted ? http.mapTransportError(res.signal.reason, res.signal, 'body') : undefined;
-  try {
-    if (res.status < 200 || res.status >= 300) {
-      let text = '';
-      try {
-        text = await res.text();
-      } catch {
-        // The status alone still classifies the failure.
-      }
-      yield { type: 'error', error: httpError(provider, res, text) };
-      return;
-    }
-    const headerId = header(res.headers, 'x-request-id');
-    yield { type: 'start', providerRequestId: headerId };
-
-    const state: StreamState = {};
-    const tools = new ToolCallSlots();
-    let done = false;
-    try {
-      for await (const ev of readSse(res.body)) {
-        if (ev.data === '[DONE]') {
-          done = true;
-          break;
-        }
-        const { parts, error } = onEvent(provider, ev.event, ev.data, state, tools);
-        for (const part of parts) {
-          const stop = aborted();
-          if (stop) {
-            yield { type: 'error', error: stop };
-            return;
+export function chatStreamSpec(fallbackModel: string): EventStreamSpec<ChatCompletionChunkWire> {
+  return {
+    framing: 'sse',
+    chunk: ChatCompletionChunkWire,
+    doneData: '[DONE]',
+    endMarker: 'data: [DONE]',
+    requestIdHeader: 'x-request-id',
+    mapper: (headerId) => {
+      let id: string | undefined;
+      let model: string | undefined;
+      let finishRaw: string | undefined;
+      let usage: UsageWire | undefined;
+      const tools = new ToolCallSlots();
+      return {
+        parts(chunk) {
+          id ??= chunk.id ?? undefined;
+          model ??= chunk.model ?? undefined;
+          // The include_usage chunk (choices: []) is normally last; vendors that send usage unasked put it on
+          // the finishing chunk (or Groq's x_groq). Latest wins, since usage is cumulative.
+          const u = chunk.usage ?? chunk.x_groq?.usage;
+          if (u) usage = u;
+          const parts: StreamPart[] = [];
+          const choice = chunk.choices.find((c) => (c.index ?? 0) === 0);
+          if (!choice) return parts;
+          const d = choice.delta;
+          if (d) {
+            const reasoning = d.reasoning_content ?? d.reasoning;
+            if (reasoning) parts.push({ type: 'reasoning-delta', text: reasoning });
+            if (d.content) parts.push({ type: 'text-delta', text: d.content });
+            // Refusal text is the model's answer too (see response.ts).
+            if (d.refusal) parts.push({ type: 'text-delta', text: d.refusal });
+            for (const tc of d.tool_calls ?? []) parts.push(...tools.parts(tc));
           }
-          yield part;
-        }
-        if (error) {
-          yield { type: 'error', error };
-          return;
-        }
-      }
-    } catch (err) {
-      yield { type: 'error', error: http.mapTransportError(err, res.signal, 'body') };
-      return;
-    }
-    const stop = aborted();
-    if (stop) {
-      yield { type: 'error', error: stop };
-      return;
-    }
-    if (!done) {
-      yield { type: 'error', error: invalidResponse(provider, 'stream ended without data: [DONE]') };
-      return;
-    }
-    yield {
-      type: 'finish',
-      finishReason: mapFinishReason(state.finishRaw),
-      rawFinishReason: state.finishRaw,
-      usage: mapUsage(state.usage),
-      model: state.model ?? fallbackModel,
-      providerRequestId: headerId ?? state.id,
-    };
-  } catch (err) {
-    yield { type: 'error', error: toGatewayError(err, provider) };
-  } finally {
-    // Releases the socket when we stop early ([DONE], an error, or the consumer breaking off).
-    if (!res.body.destroyed) res.body.destroy();
-  }
+          if (choice.finish_reason) finishRaw = choice.finish_reason;
+          return parts;
+        },
+        finish: () => ({
+          type: 'finish',
+          finishReason: mapFinishReason(finishRaw),
+          rawFinishReason: finishRaw,
+          usage: mapUsage(usage),
+          model: model ?? fallbackModel,
+          providerRequestId: headerId ?? id,
+        }),
+      };
+    },
+  };
 }

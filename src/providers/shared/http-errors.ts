@@ -1,4 +1,5 @@
-import { GatewayError, type ErrorKind } from '../../core/index.ts';
+import type { z } from 'zod';
+import { formatPath, GatewayError, issueMessage, toGatewayError, type ErrorKind } from '../../core/index.ts';
 import { header, type HttpResponse } from './http-client.ts';
 
 /**
@@ -84,4 +85,40 @@ export function tryParseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * How one protocol turns failures into GatewayErrors. The shared call layer (post-json.ts,
+ * stream-events.ts) owns when to ask; the adapter's errors.ts owns what its envelopes mean.
+ */
+export interface ErrorMapper {
+  /** A non-2xx response, from its status, headers and body text ('' when the body could not be read). */
+  http(res: Pick<HttpResponse, 'status' | 'headers'>, bodyText: string): GatewayError;
+  /** A 2xx JSON body that is an error envelope instead of a reply; undefined when it is a reply. */
+  body?(json: unknown): GatewayError | undefined;
+  /**
+   * A stream chunk that reports a failure: its JSON (undefined when it is not JSON), its SSE event
+   * name and raw data. Undefined when it is an ordinary chunk.
+   */
+  chunk?(json: unknown, event: string | undefined, data: string): GatewayError | undefined;
+}
+
+/** A reply that breaks the protocol: not JSON, not the wire schema, a stream cut short. */
+export function invalidResponse(provider: string, message: string, cause?: unknown): GatewayError {
+  return new GatewayError('invalid_response', `${provider}: ${message}`, { provider, ...(cause !== undefined && { cause }) });
+}
+
+/** The first schema violation, short enough for an error message (`message.content: expected string`). */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return issue ? `${formatPath(issue.path)}: ${issueMessage(issue)}` : 'invalid';
+}
+
+/**
+ * Anything a call threw, as the error to report: a GatewayError stays as it is but is attributed to
+ * the provider (capability checks raise theirs without one); anything else is `internal`.
+ */
+export function asProviderError(err: unknown, provider: string): GatewayError {
+  const e = toGatewayError(err, provider);
+  return e.provider === undefined ? e.with({ provider }) : e;
 }

@@ -3,14 +3,14 @@ import {
   assertJsonDepth,
   ChatRequestSchema,
   GatewayError,
+  invalidRequestOf,
   jsonTextExceedsDepth,
   tooDeepError,
   type ChatRequest,
   type ContentPart,
   type Message,
 } from '../../core/index.ts';
-import { formatPath } from '../../config/index.ts';
-import type { GatewayRequest } from '../../gateway/completion.ts';
+import type { GatewayRequest } from '../../gateway/gateway-request.ts';
 
 /**
  * The inbound side of the OpenAI-compatible endpoint: an OpenAI Chat Completions body → GatewayRequest.
@@ -166,12 +166,6 @@ function toMessage(m: z.infer<typeof WireMessage>): Message {
   }
 }
 
-function invalid(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): GatewayError {
-  const first = issues[0]!;
-  const path = formatPath(first.path);
-  return new GatewayError('invalid_request', `${path}: ${first.message.replace(/^Invalid input: /, '')}`, { param: path });
-}
-
 /**
  * Whether the normalized request could break a rule of ChatRequestSchema that OpenAIChatBodySchema does not
  * already enforce (tool names, tool-call and tool-result ids, a named tool choice, image parts). Text
@@ -217,7 +211,7 @@ function refuseTooDeep(raw: unknown): void {
 export function parseChatBody(raw: unknown): { request: GatewayRequest; stream: boolean; includeUsage: boolean; body: OpenAIChatBody } {
   refuseTooDeep(raw);
   const parsed = OpenAIChatBodySchema.safeParse(raw);
-  if (!parsed.success) throw invalid(parsed.error.issues);
+  if (!parsed.success) throw invalidRequestOf(parsed.error.issues);
   const body = parsed.data;
   refuseUnsupported(body);
   const openaiOnly: Record<string, unknown> = {};
@@ -261,7 +255,7 @@ export function parseChatBody(raw: unknown): { request: GatewayRequest; stream: 
   let checkedChat = chat;
   if (needsContractCheck(body)) {
     const checked = ChatRequestSchema.safeParse(chat);
-    if (!checked.success) throw invalid(checked.error.issues);
+    if (!checked.success) throw invalidRequestOf(checked.error.issues);
     checkedChat = checked.data;
   }
   const { task, ...constraints } = body.switchboard ?? {};

@@ -1,5 +1,4 @@
-import { httpStatusOf, openaiErrorTypeOf, type FinishReason, type GatewayError, type Usage } from '../../core/index.ts';
-import type { Completion } from '../../gateway/completion.ts';
+import { httpStatusOf, openaiErrorTypeOf, type Completion, type FinishReason, type GatewayError, type Usage } from '../../core/index.ts';
 
 /**
  * OpenAI has no "error" finish reason; we say so rather than pretend the answer stopped normally. `other`

@@ -1,13 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { GatewayError } from '../../core/index.ts';
+import { GatewayError, issueMessage, type AttemptRecord, type Completion, type Principal } from '../../core/index.ts';
 import { maySeeRoute, pinnableDeployments } from '../../gateway/access-rule.ts';
-import type { Completion, Principal } from '../../gateway/completion.ts';
 import { endOnShutdown } from '../../gateway/end-on-shutdown.ts';
 import type { Gateway } from '../../gateway/gateway-service.ts';
-import { CACHE_MODES, type CacheDirective, type RequestMeta, type StoreRequest } from '../../gateway/handlers.ts';
-import { rateLimitHeaders } from '../../gateway/with-limits.ts';
-import type { AttemptRecord } from '../../router/executor.ts';
+import { CACHE_MODES, type CacheDirective, type StoreRequest } from '../../gateway/gateway-request.ts';
+import { rateLimitHeaders } from '../../gateway/limits-stage.ts';
+import type { RequestFindings } from '../../gateway/request-context.ts';
 import { parseChatBody } from './chat-request.ts';
 import { ChunkEncoder, completionBody, errorBody, errorStatus } from './chat-response.ts';
 
@@ -30,7 +29,7 @@ function attemptsHeader(attempts: readonly AttemptRecord[]): string {
  * A completion's response headers as a flat [name, value, …] list (what `writeHead` takes fastest), with the
  * store features' findings after them. The body's length is known, so the response is not chunked.
  */
-function completionHeaders(c: Completion, requestId: string, meta: RequestMeta, bodyBytes: number): string[] {
+function completionHeaders(c: Completion, requestId: string, meta: RequestFindings, bodyBytes: number): string[] {
   const h = [
     'content-type', 'application/json',
     'content-length', String(bodyBytes),
@@ -88,13 +87,13 @@ export function parseCacheHeader(value: string | string[] | undefined): CacheDir
   return directive;
 }
 
-const servedFromCache = (meta: RequestMeta) => meta.cache === 'HIT' || meta.cache === 'COALESCED';
+const servedFromCache = (meta: RequestFindings) => meta.cacheStatus === 'HIT' || meta.cacheStatus === 'COALESCED';
 
 /** What the store features found out, as response headers (also on errors: a 429 carries its limits). */
-function storeHeaders(meta: RequestMeta): Record<string, string> {
-  if (meta.cache === undefined && !meta.idempotentReplay && (meta.rateLimits === undefined || meta.rateLimits.length === 0)) return {};
+function storeHeaders(meta: RequestFindings): Record<string, string> {
+  if (meta.cacheStatus === undefined && !meta.idempotentReplay && (meta.rateLimits === undefined || meta.rateLimits.length === 0)) return {};
   return {
-    ...(meta.cache && { [CACHE_HEADER]: meta.cache }),
+    ...(meta.cacheStatus && { [CACHE_HEADER]: meta.cacheStatus }),
     ...(meta.idempotentReplay && { 'x-switchboard-idempotent-replay': 'true' }),
     // A hit is known before the first token, so a replayed stream's headers can say what it costs.
     ...(servedFromCache(meta) && { 'x-switchboard-cost-usd': '0' }),
@@ -133,7 +132,6 @@ export function drained(res: ServerResponse): Promise<boolean> {
 export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: Gateway): Promise<void> {
   const parsedBody = parseChatBody(raw);
   const { stream, includeUsage } = parsedBody;
-  const meta: RequestMeta = {};
   const idempotencyKey = ctx.req.headers['idempotency-key'];
   const request: StoreRequest = Object.assign(parsedBody.request, {
     requestId: ctx.requestId,
@@ -141,12 +139,13 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
     principal: ctx.principal,
     cache: parseCacheHeader(ctx.req.headers[CACHE_HEADER]),
     idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey[0] : idempotencyKey,
-    meta,
   });
+  // The request's context: what the pipeline's stages find out (cache status, rate limits) becomes headers.
+  const meta = gateway.prepare(request);
   if (!stream) {
     let c: Completion;
     try {
-      c = await gateway.complete(request);
+      c = await gateway.complete(meta);
     } catch (e) {
       // The error response is written by the caller; these headers go with it.
       setHeaders(ctx.res, storeHeaders(meta));
@@ -178,7 +177,7 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
     return enc.role();
   };
   let id = '';
-  for await (const ev of endOnShutdown(gateway.stream(request), ctx.shutdown)) {
+  for await (const ev of endOnShutdown(gateway.stream(meta), ctx.shutdown)) {
     switch (ev.type) {
       case 'start':
         id = ev.id;
@@ -243,9 +242,10 @@ const EmbeddingsBody = z.looseObject({
 export async function embeddings(ctx: RestContext, raw: unknown, gateway: Gateway): Promise<void> {
   const parsed = EmbeddingsBody.safeParse(raw);
   if (!parsed.success) {
+    // Dotted (`input.3`), unlike chat's `messages[3]`: clients already read this `param`.
     const issue = parsed.error.issues[0]!;
     const param = issue.path.join('.') || 'body';
-    throw new GatewayError('invalid_request', `${param}: ${issue.message.replace(/^Invalid input: /, '')}`, { param });
+    throw new GatewayError('invalid_request', `${param}: ${issueMessage(issue)}`, { param });
   }
   const body = parsed.data;
   const input = typeof body.input === 'string' ? [body.input] : body.input;

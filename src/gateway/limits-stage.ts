@@ -1,40 +1,35 @@
-import { randomUUID } from 'node:crypto';
-import { GatewayError, estimateInputTokens, type ChatRequest } from '../core/index.ts';
+import { estimateInputTokens, GatewayError, type ChatRequest, type Completion } from '../core/index.ts';
 import { isStoreUnavailable } from '../store/store-error.ts';
-import { FailurePolicySchema, QuotasConfigSchema, type FailurePolicyInput, type QuotasConfig, type QuotasConfigInput, type RateLimitConfig } from '../store/store-config.ts';
+import { FailurePolicySchema, QuotasConfigSchema, type FailurePolicyInput, type QuotasConfig, type QuotasConfigInput, type RateLimitConfig } from '../config/index.ts';
 import type { BudgetLine, LimitRule, LimitState, Reservation, Store } from '../store/store.ts';
 import type { PriceTable } from '../usage/pricing.ts';
-import type { Completion, CompletionEvent } from './completion.ts';
-import { markDegraded, type Handlers, type StoreRequest } from './handlers.ts';
+import type { Stage } from './pipeline.ts';
+import type { RequestContext } from './request-context.ts';
+import { costAtUsd, type ResolvedRequest } from './route-resolver.ts';
 
 const MINUTE = 60_000;
 
-export interface WithLimitsOptions<R extends StoreRequest> {
+export interface LimitsStageOptions {
   quotas?: QuotasConfigInput | undefined;
   failure?: FailurePolicyInput | undefined;
   /** Epoch ms: windows and budget periods are calendar-based and shared by every instance. */
   now?: () => number;
   /**
-   * An upper estimate of the request's cost (input tokens + max output tokens at the dearest candidate's
-   * price; see estimateCostUsd). Undefined/null reserves nothing: budgets then only stop a request once
-   * spending already reached the limit.
+   * An upper estimate of the request's cost; by default the resolved request's (input tokens + max
+   * output tokens at the dearest priced candidate). null reserves nothing: budgets then only stop a
+   * request once spending already reached the limit.
    */
-  estimateCostUsd?: (req: R) => number | null | undefined;
+  estimateCostUsd?: (ctx: RequestContext) => number | null | undefined;
   /** A reservation not settled in this time (its instance died) stops counting. */
   reservationTtlMs?: number;
-  /** Past a budget's soft threshold: the request to run instead (e.g. on a cheaper route), or undefined. */
-  onSoftBudget?: (req: R) => R | undefined;
-  newId?: () => string;
+  /** Past a budget's soft threshold: the resolution to run on instead (e.g. a cheaper route), or undefined. */
+  onSoftBudget?: (ctx: RequestContext) => ResolvedRequest | undefined;
   onStoreError?: (operation: string, error: unknown) => void;
 }
 
-/** Input tokens (estimated) plus the most the model may write: what a request can take from a TPM limit. */
-export function estimateRequestTokens(chat: ChatRequest, defaultMaxOutputTokens: number): number {
-  return estimateInputTokens(chat) + (chat.maxOutputTokens ?? defaultMaxOutputTokens);
-}
-
+/** The most a request can cost at `price`: estimated input tokens plus the most the model may write. */
 export function estimateCostUsd(chat: ChatRequest, price: PriceTable, defaultMaxOutputTokens: number): number {
-  return (estimateInputTokens(chat) * price.input + (chat.maxOutputTokens ?? defaultMaxOutputTokens) * price.output) / 1e6;
+  return costAtUsd(estimateInputTokens(chat), chat.maxOutputTokens ?? defaultMaxOutputTokens, price);
 }
 
 function limitRules(subject: string, cfg: RateLimitConfig | undefined, tokens: number): LimitRule[] {
@@ -42,11 +37,6 @@ function limitRules(subject: string, cfg: RateLimitConfig | undefined, tokens: n
   if (cfg?.rpm !== undefined) rules.push({ key: `${subject}:rpm`, limit: cfg.rpm, windowMs: MINUTE, cost: 1 });
   if (cfg?.tpm !== undefined) rules.push({ key: `${subject}:tpm`, limit: cfg.tpm, windowMs: MINUTE, cost: Math.ceil(tokens) });
   return rules;
-}
-
-/** Rules of a provider deployment (`provider/model`), for the router to peek or consume before choosing it. */
-export function deploymentRules(quotas: QuotasConfig, deployment: string, tokens: number): LimitRule[] {
-  return limitRules(`dep:${deployment}`, quotas.deployments[deployment], tokens);
 }
 
 function period(kind: 'day' | 'month', nowMs: number): { id: string; endMs: number } {
@@ -70,55 +60,57 @@ export function rateLimitHeaders(states: readonly LimitState[]): Record<string, 
   return headers;
 }
 
-interface Admission<R> {
-  req: R;
+/** What a request took when it was admitted, to correct or give back when it ends. */
+export interface Admission {
   tpm: LimitRule[];
   reservation: Reservation | undefined;
 }
 
+type Subject = { subject: string; quota: QuotasConfig['keys'][string] };
+
 /**
- * Rate limits (RPM/TPM per key and team) and USD budgets (per key and team, per day or month) around
- * the gateway. Before the call: take from every limit atomically (429 `rate_limited` with retryAfterMs
- * when any is exhausted), then reserve the estimated cost on every budget (429 `budget_exceeded`).
- * After: correct TPM by the real token count and settle the real cost (a cache hit costs 0); on failure
- * release the reservation. A request refused by its budget gives back what it took from the limits.
- * When the store is unreachable each feature follows its failure policy (open: run unchecked; closed:
- * `unavailable`).
+ * Rate limits (RPM/TPM per key and team) and USD budgets (per key and team, per day or month). Before
+ * the call: take from every limit atomically (429 `rate_limited` with retryAfterMs when any is
+ * exhausted), then reserve the estimated cost on every budget (429 `budget_exceeded`). After: correct TPM
+ * by the real token count and settle the real cost (a cache hit costs 0); on failure release the
+ * reservation. A request refused by its budget gives back what it took from the limits. When the store
+ * is unreachable each feature follows its failure policy (open: run unchecked; closed: `unavailable`).
  */
-export function withLimits<R extends StoreRequest>(store: Store, opts: WithLimitsOptions<R> = {}) {
+export function limitsStage(store: Store, opts: LimitsStageOptions = {}): Stage {
   const quotas = QuotasConfigSchema.parse(opts.quotas ?? {});
   const failure = FailurePolicySchema.parse(opts.failure ?? {});
   const now = opts.now ?? Date.now;
   const reservationTtlMs = opts.reservationTtlMs ?? 10 * MINUTE;
-  const newId = opts.newId ?? (() => `cmpl_${randomUUID().replaceAll('-', '')}`);
+  const estimate = opts.estimateCostUsd ?? ((ctx: RequestContext) => ctx.resolved.maxCostUsd(quotas.defaultMaxOutputTokens));
+  const limited = Object.keys(quotas.keys).length > 0 || Object.keys(quotas.teams).length > 0;
 
-  function subjects(req: R): { subject: string; quota: QuotasConfig['keys'][string] }[] {
-    const out: { subject: string; quota: QuotasConfig['keys'][string] }[] = [];
-    const p = req.principal;
+  function subjects(ctx: RequestContext): Subject[] {
+    const out: Subject[] = [];
+    const p = ctx.request.principal;
     if (p && quotas.keys[p.name]) out.push({ subject: `key:${p.name}`, quota: quotas.keys[p.name]! });
     if (p?.team !== undefined && quotas.teams[p.team]) out.push({ subject: `team:${p.team}`, quota: quotas.teams[p.team]! });
     return out;
   }
 
-  function storeDown(req: R, feature: 'limits' | 'budgets', e: unknown): void {
+  function storeDown(ctx: RequestContext, feature: 'limits' | 'budgets', e: unknown): void {
     if (!isStoreUnavailable(e)) throw e;
     opts.onStoreError?.(feature, e);
     if (failure[feature] === 'closed') {
       throw new GatewayError('unavailable', `${feature === 'limits' ? 'rate limits' : 'budgets'} cannot be checked (store unavailable)`, { retryAfterMs: 1_000 });
     }
-    markDegraded(req, feature);
+    ctx.markDegraded(feature);
   }
 
-  async function admit(req: R): Promise<Admission<R>> {
+  async function admit(ctx: RequestContext, subs: Subject[]): Promise<void> {
     const t = now();
-    const subs = subjects(req);
-    const tokens = estimateRequestTokens(req.chat, quotas.defaultMaxOutputTokens);
+    // What the request can take from a TPM limit: its input (estimated) plus the most the model may write.
+    const tokens = ctx.resolved.inputTokens + (ctx.request.chat.maxOutputTokens ?? quotas.defaultMaxOutputTokens);
     const rules = subs.flatMap((s) => limitRules(s.subject, s.quota.limits, tokens));
-    let admission: Admission<R> = { req, tpm: [], reservation: undefined };
+    const admission: Admission = { tpm: [], reservation: undefined };
     if (rules.length > 0) {
       try {
         const decision = await store.limits.consume(rules, t);
-        if (req.meta) req.meta.rateLimits = decision.rules;
+        ctx.rateLimits = decision.rules;
         if (!decision.allowed) {
           const denied = decision.rules.filter((r) => !r.allowed);
           const worst = denied.reduce((a, b) => (b.retryAfterMs > a.retryAfterMs ? b : a));
@@ -126,10 +118,10 @@ export function withLimits<R extends StoreRequest>(store: Store, opts: WithLimit
             retryAfterMs: worst.retryAfterMs,
           });
         }
-        admission = { ...admission, tpm: rules.filter((r) => r.key.endsWith(':tpm')) };
+        admission.tpm = rules.filter((r) => r.key.endsWith(':tpm'));
       } catch (e) {
         if (e instanceof GatewayError && e.kind === 'rate_limited') throw e;
-        storeDown(req, 'limits', e);
+        storeDown(ctx, 'limits', e);
       }
     }
     const lines: BudgetLine[] = subs.flatMap(({ subject, quota }) => {
@@ -137,23 +129,36 @@ export function withLimits<R extends StoreRequest>(store: Store, opts: WithLimit
       const p = period(quota.budget.period, t);
       return [{ id: `${subject}:${quota.budget.period}:${p.id}`, limitUsd: quota.budget.usd, periodEndMs: p.endMs, softThreshold: quota.budget.softThreshold }];
     });
-    if (lines.length === 0) return admission;
+    if (lines.length === 0) {
+      ctx.admission = admission;
+      return;
+    }
+    let soft = false;
     try {
-      const amount = Math.max(0, opts.estimateCostUsd?.(req) ?? 0);
+      const amount = Math.max(0, estimate(ctx) ?? 0);
       const r = await store.budgets.reserve(lines, amount, reservationTtlMs, t);
-      if (req.meta) req.meta.budget = { soft: r.ok && r.soft, lines: r.lines };
+      ctx.budget = { soft: r.ok && r.soft, lines: r.lines };
       if (!r.ok) {
         const line = lines.find((l) => l.id === r.blockedBy)!;
         await giveBack(rules, t);
         throw new GatewayError('budget_exceeded', `budget exceeded: ${line.id} (limit $${line.limitUsd})`, { retryAfterMs: Math.max(0, line.periodEndMs - t) });
       }
-      admission = { ...admission, reservation: r.reservation };
-      if (r.soft) admission = { ...admission, req: opts.onSoftBudget?.(req) ?? req };
+      admission.reservation = r.reservation;
+      soft = r.soft;
     } catch (e) {
       if (e instanceof GatewayError && e.kind === 'budget_exceeded') throw e;
-      storeDown(req, 'budgets', e);
+      storeDown(ctx, 'budgets', e);
     }
-    return admission;
+    if (soft && opts.onSoftBudget) {
+      try {
+        ctx.resolved = opts.onSoftBudget(ctx) ?? ctx.resolved;
+      } catch (e) {
+        // The key may not run on the soft route: the request fails, and gives back what it took.
+        await settle(admission, undefined, false);
+        throw e;
+      }
+    }
+    ctx.admission = admission;
   }
 
   async function giveBack(rules: LimitRule[], t: number): Promise<void> {
@@ -168,7 +173,7 @@ export function withLimits<R extends StoreRequest>(store: Store, opts: WithLimit
    * `completion` when it finished; otherwise whether output had started (then the upstream call cost
    * something we cannot know, and the estimate is kept rather than released).
    */
-  async function settle(a: Admission<R>, completion: Completion | undefined, outputStarted: boolean): Promise<void> {
+  async function settle(a: Admission, completion: Completion | undefined, outputStarted: boolean): Promise<void> {
     const t = now();
     const usedTokens = completion ? (completion.cached ? 0 : completion.usage.inputTokens + completion.usage.outputTokens) : undefined;
     const jobs: Promise<unknown>[] = [];
@@ -184,50 +189,16 @@ export function withLimits<R extends StoreRequest>(store: Store, opts: WithLimit
     for (const r of await Promise.allSettled(jobs)) if (r.status === 'rejected') opts.onStoreError?.('limits settle', r.reason);
   }
 
-  return (next: Handlers<R>): Handlers<R> => {
-    async function* limitedStream(req: R): AsyncGenerator<CompletionEvent> {
-      let a: Admission<R>;
-      try {
-        a = await admit(req);
-      } catch (e) {
-        const error = e instanceof GatewayError ? e : new GatewayError('internal', String(e), { cause: e });
-        yield { type: 'error', id: newId(), error, partialText: '', attempts: [] };
-        return;
-      }
-      let settled = false;
-      let started = false;
-      try {
-        for await (const ev of next.stream(a.req)) {
-          if (ev.type === 'text-delta' || ev.type === 'tool-call-delta') started = true;
-          if (ev.type === 'done' || ev.type === 'error') {
-            settled = true;
-            await settle(a, ev.type === 'done' ? ev.completion : undefined, started || (ev.type === 'error' && ev.partialText !== ''));
-          }
-          yield ev;
-        }
-      } finally {
-        if (!settled) await settle(a, undefined, started);
-      }
-    }
-
-    return {
-      async complete(req) {
-        // No limit or budget applies to this caller: admission and settlement would do nothing.
-        if (subjects(req).length === 0) return next.complete(req);
-        const a = await admit(req);
-        let completion: Completion | undefined;
-        try {
-          completion = await next.complete(a.req);
-          return completion;
-        } finally {
-          await settle(a, completion, false);
-        }
-      },
-
-      stream(req): AsyncIterable<CompletionEvent> {
-        // Nothing to admit or settle: the inner stream is handed through, without a generator layer of ours.
-        return subjects(req).length === 0 ? next.stream(req) : limitedStream(req);
-      },
-    };
+  // Hooks return a promise only when there is work: a caller no limit or budget applies to awaits nothing here.
+  return {
+    name: 'limits',
+    before(ctx) {
+      if (!limited) return undefined;
+      const subs = subjects(ctx);
+      return subs.length === 0 ? undefined : admit(ctx, subs);
+    },
+    done: (ctx, completion) => (ctx.admission ? settle(ctx.admission, completion, false) : undefined),
+    // Output that reached the client (a delta, or an error's partial text) was paid for upstream.
+    error: (ctx, f) => (ctx.admission ? settle(ctx.admission, undefined, ctx.firstOutputMs !== null || f.partialText !== '') : undefined),
   };
 }

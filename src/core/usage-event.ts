@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ERROR_KINDS } from '../core/index.ts';
+import { ERROR_KINDS } from './gateway-error.ts';
 
 const count = z.number().int().nonnegative();
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedisLedgerSink } from '../../src/store/redis-ledger-sink.ts';
 import { pageLedgerEvents } from '../../src/usage/completion-log.ts';
-import { incrementsOf } from '../../src/usage/ledger-sink.ts';
+import { incrementsOf } from '../../src/usage/rollups.ts';
 import { MemoryLedgerSink } from '../../src/usage/memory-ledger-sink.ts';
 import { queryUsage, type UsageQueryInput, type UsageReport } from '../../src/usage/query-usage.ts';
 import { createUsageLedger } from '../../src/usage/usage-ledger.ts';

@@ -1,50 +1,10 @@
 import { z } from 'zod';
-import type { BudgetLineState, LimitState } from '../store/store.ts';
-import type { Completion, CompletionEvent, GatewayRequest } from './completion.ts';
+import type { Completion, CompletionEvent } from '../core/index.ts';
 
 /**
- * The shape the store-backed wrappers (with-cache, with-idempotency, with-limits) take and return, so they
- * compose around the gateway service: `withIdempotency(store)(withLimits(store, o)(withCache(store, o)(gateway)))`.
+ * Completions kept by the store stages (the response cache, idempotency records) and served again: how
+ * they are written, read back, and replayed as the events a live stream would have produced.
  */
-export interface Handlers<R extends GatewayRequest = StoreRequest> {
-  complete(req: R): Promise<Completion>;
-  stream(req: R): AsyncIterable<CompletionEvent>;
-}
-
-export const CACHE_MODES = ['DEFAULT', 'BYPASS', 'REFRESH', 'ONLY'] as const;
-
-export const CacheDirectiveSchema = z.strictObject({
-  mode: z.enum(CACHE_MODES).default('DEFAULT'),
-  ttlSeconds: z.number().int().positive().optional(),
-});
-export type CacheDirective = z.input<typeof CacheDirectiveSchema>;
-
-/** What the wrappers found out about one request, for response headers and the usage ledger. */
-export interface RequestMeta {
-  /** HIT and COALESCED made no upstream call. */
-  cache?: 'HIT' | 'MISS' | 'BYPASS' | 'REFRESH' | 'COALESCED' | undefined;
-  /** The completion is a stored one: do not bill or log it again. */
-  idempotentReplay?: boolean | undefined;
-  rateLimits?: LimitState[] | undefined;
-  budget?: { soft: boolean; lines: BudgetLineState[] } | undefined;
-  /** Features that ran without the store (it was unreachable) under their failure policy. */
-  degraded?: string[] | undefined;
-}
-
-/** A gateway request plus the per-request controls of the store features. */
-export interface StoreRequest extends GatewayRequest {
-  /** GraphQL `cache: {mode, ttlSeconds}` / REST `x-switchboard-cache`. */
-  cache?: CacheDirective | undefined;
-  /** GraphQL `idempotencyKey` / REST `Idempotency-Key`. */
-  idempotencyKey?: string | undefined;
-  /** Filled in by the wrappers when the API layer passes an object. */
-  meta?: RequestMeta | undefined;
-}
-
-export function markDegraded(req: StoreRequest, feature: string): void {
-  if (!req.meta) return;
-  req.meta.degraded = [...(req.meta.degraded ?? []), feature];
-}
 
 /** Replays a finished completion as the events a live stream would have produced. */
 export async function* replayAsStream(c: Completion): AsyncGenerator<CompletionEvent> {
