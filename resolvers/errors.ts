@@ -25,13 +25,9 @@ export function attemptView(a: AttemptRecord): AttemptView {
 }
 
 /** The attempts of a request the router gave up on (a RoutingError's typed field); undefined for any other error. */
-export function attemptsOf(e: GatewayError): AttemptRecord[] | undefined {
-  return e instanceof RoutingError ? e.attempts : undefined;
-}
-
 /** `extensions` of a GraphQL error made from a GatewayError: the stable code and what a client can act on. */
 export function gatewayErrorExtensions(e: GatewayError): Record<string, unknown> {
-  const attempts = attemptsOf(e);
+  const attempts = e instanceof RoutingError ? e.attempts : undefined;
   return {
     code: graphqlCodeOf(e.kind),
     retryable: e.retryable,

@@ -1,10 +1,9 @@
-import { GatewayError, graphqlCodeOf, newId } from '../src/core/index.ts';
+import { attemptsOf, GatewayError, graphqlCodeOf, newId } from '../src/core/index.ts';
 import type { AttemptRecord, Completion, CompletionEvent, TargetRef } from '../src/core/index.ts';
 import type { GatewayRequest } from '../src/gateway/gateway-request.ts';
 import { endOnShutdown } from '../src/gateway/end-on-shutdown.ts';
 import { toGatewayRequest, type CompletionInputArgs } from './completion-input.ts';
 import type { GraphQLContext } from './context.ts';
-import { attemptsOf } from './errors.ts';
 import { targetFields } from './provider.ts';
 
 /** A CompletionEvent as the GraphQL union member it becomes (`__typename` picks the member). */
@@ -56,7 +55,7 @@ function errorPayload(id: string, error: GatewayError, partialText: string, atte
     message: error.message,
     partialText,
     retryable: error.retryable,
-    attempts: attempts.length > 0 ? attempts : (attemptsOf(error) ?? []),
+    attempts: attempts.length > 0 ? attempts : attemptsOf(error),
   };
 }
 
@@ -84,7 +83,7 @@ export function completionEvents(
     finish();
     // An unexpected throw's message may say anything: the client gets a generic one.
     const safe = e instanceof GatewayError ? e : new GatewayError('internal', 'the completion stream failed unexpectedly');
-    return { done: false, value: errorPayload(id ?? newId('cmpl'), safe, text, attemptsOf(safe) ?? []) };
+    return { done: false, value: errorPayload(id ?? newId('cmpl'), safe, text, attemptsOf(safe)) };
   };
   const iterator: AsyncIterableIterator<EventPayload> = {
     [Symbol.asyncIterator]: () => iterator,

@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { GatewayError, type Completion } from '../core/index.ts';
+import { GatewayError, newId as makeId, type Completion } from '../core/index.ts';
 import { claim, type Claim } from '../store/coalesce.ts';
 import { CacheConfigSchema, type CacheConfigInput } from '../config/index.ts';
 import type { Store } from '../store/store.ts';
@@ -53,7 +52,7 @@ const NO_CLAIM: Claim = { role: 'solo', reason: 'store' };
 export function cacheStage(store: Store, opts: CacheStageOptions = {}): Stage {
   const config = CacheConfigSchema.parse(opts.config ?? {});
   const now = opts.now ?? (() => performance.now());
-  const newId = opts.newId ?? (() => `cmpl_${randomUUID().replaceAll('-', '')}`);
+  const newId = opts.newId ?? (() => makeId('cmpl'));
   const lockTtlMs = opts.lockTtlMs ?? config.coalesceWaitMs * 2;
   const resultTtlMs = opts.resultTtlMs ?? 2_000;
 

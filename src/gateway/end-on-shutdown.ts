@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { GatewayError, type CompletionEvent } from '../core/index.ts';
+import { GatewayError, newId, type CompletionEvent } from '../core/index.ts';
 
 /** The error a stream still open at the end of the shutdown grace period ends with. */
 export function shuttingDownError(): GatewayError {
@@ -41,7 +40,7 @@ export async function* endOnShutdown(source: AsyncIterable<CompletionEvent>, sig
         // Released before the terminal event goes out: a consumer may stop reading after it.
         cut = true;
         it.return?.(undefined).catch(() => undefined);
-        yield { type: 'error', id: id || `cmpl_${randomUUID().replaceAll('-', '')}`, error: shuttingDownError(), partialText: text, attempts: [] };
+        yield { type: 'error', id: id || newId('cmpl'), error: shuttingDownError(), partialText: text, attempts: [] };
         return;
       }
       if (r.done) {

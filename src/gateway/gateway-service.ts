@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/index.ts';
-import { GatewayError, type Completion, type EmbeddingRequest, type EmbeddingResponse, type Principal } from '../core/index.ts';
+import { GatewayError, newId as makeId, type Completion, type EmbeddingRequest, type EmbeddingResponse, type Principal } from '../core/index.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import { createInMemoryBreakerState, type BreakerState } from '../router/circuit-breaker.ts';
 import { createExecutor, type ExecutorDeps } from '../router/executor.ts';
@@ -63,7 +62,7 @@ export function createGateway(deps: GatewayDeps) {
   const { config, registry } = deps;
   const now = deps.now ?? (() => performance.now());
   const random = deps.random ?? Math.random;
-  const newId = deps.newId ?? (() => `cmpl_${randomUUID().replaceAll('-', '')}`);
+  const newId = deps.newId ?? (() => makeId('cmpl'));
   const catalog = new Catalog(config);
   const routes = new RouteTable(config.routes);
   const log = new CompletionLog<Completion>(2000);

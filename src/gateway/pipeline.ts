@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { attemptsOf, GatewayError, toGatewayError, type Completion, type CompletionErrorEvent, type CompletionEvent } from '../core/index.ts';
+import { attemptsOf, GatewayError, newId, toGatewayError, type Completion, type CompletionErrorEvent, type CompletionEvent } from '../core/index.ts';
 import type { StoreRequest } from './gateway-request.ts';
 import { RequestContext, type GatewayCall } from './request-context.ts';
 import { replayAsStream } from './stored-completion.ts';
@@ -112,7 +111,7 @@ class Pipeline implements RequestPipeline {
     this.#stages = deps.stages;
     this.#upstream = deps.upstream;
     this.#now = deps.now ?? (() => performance.now());
-    this.#newId = deps.newId ?? (() => `cmpl_${randomUUID().replaceAll('-', '')}`);
+    this.#newId = deps.newId ?? (() => newId('cmpl'));
     this.#opens = hooked(deps.stages, 'open', false);
     this.#events = hooked(deps.stages, 'onEvent', true);
     this.#dones = hooked(deps.stages, 'done', true);

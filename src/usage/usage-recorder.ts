@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import type { AttemptRecord, Completion, GatewayError, UsageEvent } from '../core/index.ts';
+import { newId as makeId, type AttemptRecord, type Completion, type GatewayError, type UsageEvent } from '../core/index.ts';
 import type { PriceSource, Pricing } from './pricing.ts';
 
 /** Who asked and for what: the request as the API layer handed it over (fields the gateway's requests have). */
@@ -46,7 +45,7 @@ type PricedCompletion = Completion & { priceSource?: PriceSource | undefined };
  */
 export function createUsageRecorder(deps: UsageRecorderDeps = {}) {
   const wallClock = deps.wallClock ?? (() => Date.now());
-  const newId = deps.newId ?? (() => `req_${randomUUID().replaceAll('-', '')}`);
+  const newId = deps.newId ?? (() => makeId('req'));
 
   function priceSourceOf(c: PricedCompletion): PriceSource {
     if (c.priceSource) return c.priceSource;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamPart } from '../../core/index.ts';
+import { issueProblems, type ChatRequest, type ChatResponse, type EmbeddingRequest, type EmbeddingResponse, type StreamPart } from '../../core/index.ts';
 import { PROVIDER_PROTOCOLS, type ProtocolInfo } from '../../core/protocols.ts';
 import { header } from '../shared/http-client.ts';
 import { postJson } from '../shared/post-json.ts';
@@ -31,7 +31,7 @@ const OptionsSchema = z.looseObject({
 export const createOpenAIAdapter: AdapterFactory = (config: AdapterConfig, deps: AdapterDeps = {}): ProviderAdapter => {
   const parsedOptions = OptionsSchema.safeParse(config.options ?? {});
   if (!parsedOptions.success) {
-    throw new Error(`provider ${config.id}: invalid openai options: ${parsedOptions.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new Error(`provider ${config.id}: invalid openai options: ${issueProblems(parsedOptions.error.issues).map(([field, message]) => `${field}: ${message}`).join('; ')}`);
   }
   const options = parsedOptions.data;
   const presetName: PresetName | undefined = options.preset;
