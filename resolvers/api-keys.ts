@@ -1,5 +1,5 @@
 import { ApiKeyInputSchema, GatewayError, issueMessage, type ApiKeyRecord } from '../src/core/index.ts';
-import { apiKeysOf, type ApiKeyAdmin } from '../src/gateway/gateway-extras.ts';
+import type { ApiKeyAdmin } from '../src/gateway/services.ts';
 import type { GraphQLContext } from './context.ts';
 import { badUserInput } from './errors.ts';
 import { requireAdmin } from './require-admin.ts';
@@ -15,7 +15,7 @@ interface ApiKeyInputArgs {
 
 function admin(ctx: GraphQLContext): ApiKeyAdmin {
   requireAdmin(ctx.principal);
-  const keys = apiKeysOf(ctx.gateway);
+  const keys = ctx.apiKeys;
   if (!keys) throw new GatewayError('unsupported_feature', 'runtime API keys need the store (not wired in this server)');
   return keys;
 }

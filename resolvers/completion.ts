@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { usageOf, type UsageAnalytics } from '../src/gateway/gateway-extras.ts';
+import type { UsageAnalytics } from '../src/gateway/services.ts';
 import type { AttemptRecord, Completion } from '../src/core/index.ts';
 import { ledgerEventsNewestFirst, pageLedgerEvents } from '../src/usage/completion-log.ts';
 import { graphqlCodeOf, type UsageEvent } from '../src/core/index.ts';
@@ -9,6 +9,13 @@ import { badUserInput } from './errors.ts';
 import { targetFields } from './provider.ts';
 
 const MAX_PAGE = 100;
+
+/** A completion's (or embeddings result's) Usage object: with its total, `estimated` never null. */
+export const usageFields = (c: Pick<Completion, 'usage'>) => ({
+  ...c.usage,
+  totalTokens: c.usage.inputTokens + c.usage.outputTokens,
+  estimated: c.usage.estimated ?? false,
+});
 
 type PricedLike = Completion & { priceSource?: 'config' | 'builtin' | 'none'; priceVersion?: string | null };
 
@@ -84,9 +91,9 @@ function ledgerLoaderOf(ctx: GraphQLContext, usage: UsageAnalytics): DataLoader<
  * completions and other instances' — see GatewayRequest.retain — with usage, cost and timing, no message).
  */
 async function findCompletion(ctx: GraphQLContext, id: string): Promise<PricedLike | null> {
-  const kept = ctx.gateway.completions.get(id);
+  const kept = ctx.completions.get(id);
   if (kept) return canSee(ctx, kept) ? kept : null;
-  const usage = usageOf(ctx.gateway);
+  const usage = ctx.usage;
   if (!usage) return null;
   const event = await ledgerLoaderOf(ctx, usage).load(id);
   const found = event && fromLedger(event);
@@ -115,7 +122,7 @@ export const completionResolvers = {
       if (first < 0 || first > MAX_PAGE) throw badUserInput(`first: must be between 0 and ${MAX_PAGE}`, 'first');
       const after = args.after ? decodeCursor(args.after) : undefined;
       const f = args.filter ?? {};
-      const usage = usageOf(ctx.gateway);
+      const usage = ctx.usage;
       if (usage) {
         // From the ledger: every instance's completions, this one's own recent ones flushed first.
         await usage.flush();
@@ -130,10 +137,10 @@ export const completionResolvers = {
             (f.provider == null || e.provider === f.provider) &&
             (f.model == null || e.model === f.model || `${e.provider}/${e.model}` === f.model),
         });
-        const edges = items.map((e) => ({ cursor: encodeCursor(e.id), node: ctx.gateway.completions.get(e.id) ?? fromLedger(e) }));
+        const edges = items.map((e) => ({ cursor: encodeCursor(e.id), node: ctx.completions.get(e.id) ?? fromLedger(e) }));
         return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
       }
-      const { items, hasNextPage } = ctx.gateway.completions.list(first, after, (c) =>
+      const { items, hasNextPage } = ctx.completions.list(first, after, (c) =>
         canSee(ctx, c) &&
         (f.route == null || c.route === f.route) &&
         (f.provider == null || c.provider === f.provider) &&
@@ -153,11 +160,7 @@ export const completionResolvers = {
     priced: (c: Completion) => c.costUsd !== null,
     priceSource: (c: PricedLike) => c.priceSource ?? (c.costUsd === null ? 'none' : 'config'),
     priceVersion: (c: PricedLike) => c.priceVersion ?? null,
-    usage: (c: Completion) => ({
-      ...c.usage,
-      totalTokens: c.usage.inputTokens + c.usage.outputTokens,
-      estimated: c.usage.estimated ?? false,
-    }),
+    usage: usageFields,
   },
   Attempt: {
     ...targetFields,

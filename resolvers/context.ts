@@ -1,11 +1,14 @@
 import type { Config } from '../src/config/index.ts';
-import type { Gateway } from '../src/gateway/gateway-service.ts';
 import type { Principal } from '../src/core/index.ts';
+import type { Services } from '../src/gateway/services.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
 
-/** What every resolver receives: the gateway, the caller, per-request DataLoaders and the request's abort signal. */
-export interface GraphQLContext {
-  gateway: Gateway;
+/**
+ * What every resolver receives: the services from the composition root (the gateway, catalog, routes,
+ * completion log, route insights, API keys, usage analytics), the caller, per-request DataLoaders and the
+ * request's abort signal.
+ */
+export interface GraphQLContext extends Services {
   config: Config;
   principal: Principal;
   loaders: Loaders;
@@ -17,7 +20,7 @@ export interface GraphQLContext {
 }
 
 export interface ContextInput {
-  gateway: Gateway;
+  services: Services;
   config: Config;
   principal: Principal;
   signal?: AbortSignal | undefined;
@@ -26,6 +29,6 @@ export interface ContextInput {
 }
 
 /** One context per operation (HTTP request or subscription): loaders must not outlive it. */
-export function createContext(input: ContextInput): GraphQLContext {
-  return { ...input, loaders: createLoaders(input.gateway) };
+export function createContext({ services, ...rest }: ContextInput): GraphQLContext {
+  return { ...services, ...rest, loaders: createLoaders(services) };
 }

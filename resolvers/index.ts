@@ -1,6 +1,7 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph';
 import { apiKeyResolvers } from './api-keys.ts';
 import { completionResolvers } from './completion.ts';
+import { embeddingsResolvers } from './embeddings.ts';
 import type { GraphQLContext } from './context.ts';
 import { providerResolvers } from './provider.ts';
 import { routeResolvers } from './route.ts';
@@ -38,7 +39,7 @@ function merge(...maps: Array<Record<string, Section | object>>): GraphQLResolve
 }
 
 export const resolvers: GraphQLResolverMap<GraphQLContext> = {
-  ...merge(providerResolvers, routeResolvers, completionResolvers, subscriptionResolvers, apiKeyResolvers, usageResolvers, enums),
+  ...merge(providerResolvers, routeResolvers, completionResolvers, embeddingsResolvers, subscriptionResolvers, apiKeyResolvers, usageResolvers, enums),
   JSON: JSONScalar,
   DateTime: DateTimeScalar,
 };

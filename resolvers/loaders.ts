@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { ProviderConfig } from '../src/config/index.ts';
 import type { CatalogModel } from '../src/gateway/catalog.ts';
-import type { Gateway } from '../src/gateway/gateway-service.ts';
+import type { Services } from '../src/gateway/services.ts';
 import type { ProviderHealth } from '../src/gateway/provider-health.ts';
 
 export type { ProviderHealth } from '../src/gateway/provider-health.ts';
@@ -18,8 +18,8 @@ export interface Loaders {
 /** The deployment id of a model, unique across providers: the Model entity's key. */
 export const modelKey = (provider: string, model: string): string => `${provider}/${model}`;
 
-export function createLoaders(gateway: Gateway): Loaders {
-  const { catalog } = gateway;
+export function createLoaders(services: Pick<Services, 'catalog' | 'insights'>): Loaders {
+  const { catalog, insights } = services;
   return {
     provider: new DataLoader<string, ProviderConfig | null>(async (ids) => ids.map((id) => catalog.provider(id) ?? null)),
     model: new DataLoader<string, CatalogModel | null>(async (ids) => ids.map((id) => catalog.resolveModel(id)[0] ?? null)),
@@ -32,6 +32,6 @@ export function createLoaders(gateway: Gateway): Loaders {
       }
       return ids.map((id) => byProvider.get(id) ?? []);
     }),
-    health: new DataLoader<string, ProviderHealth>(async (ids) => ids.map((id) => gateway.health(id))),
+    health: new DataLoader<string, ProviderHealth>(async (ids) => ids.map((id) => insights.health(id))),
   };
 }

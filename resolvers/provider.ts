@@ -17,9 +17,9 @@ export const targetFields = {
 
 export const providerResolvers = {
   Query: {
-    providers: (_: unknown, _args: unknown, ctx: GraphQLContext) => ctx.gateway.catalog.providers,
+    providers: (_: unknown, _args: unknown, ctx: GraphQLContext) => ctx.catalog.providers,
     provider: (_: unknown, args: { id: string }, ctx: GraphQLContext) => ctx.loaders.provider.load(args.id),
-    models: (_: unknown, _args: unknown, ctx: GraphQLContext) => ctx.gateway.catalog.models(),
+    models: (_: unknown, _args: unknown, ctx: GraphQLContext) => ctx.catalog.models(),
     model: (_: unknown, args: { id: string }, ctx: GraphQLContext) => ctx.loaders.model.load(args.id),
   },
   Provider: {

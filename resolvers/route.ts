@@ -63,9 +63,9 @@ export function toRouteConfig(input: RouteInputArgs, ctx: GraphQLContext): Route
     problems.push(...issueProblems(parsed.error.issues, ['input']));
   } else {
     parsed.data.targets.forEach((t, i) => {
-      const provider = ctx.gateway.catalog.provider(t.provider);
+      const provider = ctx.catalog.provider(t.provider);
       if (!provider) problems.push([`input.targets[${i}].provider`, `unknown provider "${t.provider}"`]);
-      else if (!ctx.gateway.catalog.get(t.provider, t.model)) problems.push([`input.targets[${i}].model`, `provider "${t.provider}" has no model "${t.model}"`]);
+      else if (!ctx.catalog.get(t.provider, t.model)) problems.push([`input.targets[${i}].model`, `provider "${t.provider}" has no model "${t.model}"`]);
     });
   }
   if (problems.length > 0 || !parsed.success) {
@@ -76,13 +76,13 @@ export function toRouteConfig(input: RouteInputArgs, ctx: GraphQLContext): Route
 
 /** A route by name, or null when there is none or the caller's key may not see it. */
 function visibleRoute(ctx: GraphQLContext, name: string): VersionedRoute | null {
-  return maySeeRoute(ctx.principal, name) ? (ctx.gateway.routes.get(name) ?? null) : null;
+  return maySeeRoute(ctx.principal, name) ? (ctx.routes.get(name) ?? null) : null;
 }
 
 export const routeResolvers = {
   Query: {
     // A client key limited to routes sees only those (as completions: what it may not see reads as absent).
-    routes: (_: unknown, _args: unknown, ctx: GraphQLContext) => ctx.gateway.routes.list().filter((r) => maySeeRoute(ctx.principal, r.route.name)),
+    routes: (_: unknown, _args: unknown, ctx: GraphQLContext) => ctx.routes.list().filter((r) => maySeeRoute(ctx.principal, r.route.name)),
     route: (_: unknown, args: { name: string }, ctx: GraphQLContext) => visibleRoute(ctx, args.name),
     explainRoute: (_: unknown, args: { input: CompletionInputArgs }, ctx: GraphQLContext): Promise<RoutePlan> =>
       ctx.gateway.explain(toGatewayRequest(args.input, ctx)),
@@ -91,11 +91,11 @@ export const routeResolvers = {
     // Through the store when routes are shared: persisted, published, and applied on every instance.
     upsertRoute: (_: unknown, args: { input: RouteInputArgs }, ctx: GraphQLContext): Promise<VersionedRoute> => {
       requireAdmin(ctx.principal);
-      return ctx.gateway.routes.commitUpsert(toRouteConfig(args.input, ctx));
+      return ctx.routes.commitUpsert(toRouteConfig(args.input, ctx));
     },
     deleteRoute: (_: unknown, args: { name: string }, ctx: GraphQLContext): Promise<boolean> => {
       requireAdmin(ctx.principal);
-      return ctx.gateway.routes.commitDelete(args.name);
+      return ctx.routes.commitDelete(args.name);
     },
   },
   Route: {
@@ -122,6 +122,6 @@ export const routeResolvers = {
     chosen: (p: RoutePlan) => p.candidates[0] ?? null,
     strategy: (p: RoutePlan) => p.strategy ?? 'priority',
     candidateDetails: (p: RoutePlan, _args: unknown, ctx: GraphQLContext) =>
-      p.candidates.map((t) => ({ provider: t.provider, model: t.model, ...ctx.gateway.targetFigures(t, p) })),
+      p.candidates.map((t) => ({ provider: t.provider, model: t.model, ...ctx.insights.targetFigures(t, p) })),
   },
 };

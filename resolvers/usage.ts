@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { usageOf, type UsageAnalytics } from '../src/gateway/gateway-extras.ts';
+import type { UsageAnalytics } from '../src/gateway/services.ts';
 import type { ProviderConfig } from '../src/config/index.ts';
 import { GatewayError, graphqlCodeOf, type ErrorKind } from '../src/core/index.ts';
 import type { CatalogModel } from '../src/gateway/catalog.ts';
@@ -24,6 +24,7 @@ interface UsageFilterArgs {
   route?: string | null;
   apiKey?: string | null;
   team?: string | null;
+  operation?: 'chat' | 'embeddings' | null;
 }
 
 interface RangeArgs {
@@ -36,7 +37,7 @@ interface RangeArgs {
 const loaders = new WeakMap<GraphQLContext, DataLoader<UsageQueryInput, UsageReport, string>>();
 
 function analyticsOf(ctx: GraphQLContext): UsageAnalytics {
-  const usage = usageOf(ctx.gateway);
+  const usage = ctx.usage;
   if (!usage) throw new GatewayError('unavailable', 'usage analytics are not enabled on this server');
   return usage;
 }
@@ -71,6 +72,7 @@ function load(ctx: GraphQLContext, filter: UsageFilterArgs, groupBy: UsageGroupB
       route: defined(filter.route),
       apiKey: defined(filter.apiKey),
       team: defined(filter.team),
+      operation: defined(filter.operation),
     },
     ctx.principal,
   );
@@ -104,7 +106,8 @@ export const usageResolvers = {
         .map(([kind, count]) => ({ code: graphqlCodeOf(kind as ErrorKind), count }))
         .sort((a, b) => b.count - a.count || a.code.localeCompare(b.code)),
   },
-  UsageGroupBy: { PROVIDER: 'provider', MODEL: 'model', ROUTE: 'route', API_KEY: 'apiKey', TEAM: 'team' },
+  UsageGroupBy: { PROVIDER: 'provider', MODEL: 'model', ROUTE: 'route', API_KEY: 'apiKey', TEAM: 'team', OPERATION: 'operation' },
+  UsageOperation: { CHAT: 'chat', EMBEDDINGS: 'embeddings' },
   UsageInterval: { MINUTE: 'minute', HOUR: 'hour', DAY: 'day' },
   PriceSource: { CONFIG: 'config', BUILTIN: 'builtin', NONE: 'none' },
 };

@@ -1,8 +1,8 @@
 import type { Config } from './config/index.ts';
-import { createGateway, type Gateway, type GatewayDeps } from './gateway/gateway-service.ts';
-import { wireObservability, type ObservabilityWiringOptions } from './app-observability.ts';
-import type { GatewayExtras, ObservabilityExtras } from './gateway/gateway-extras.ts';
-import { wireStore } from './app-store.ts';
+import { createGateway, servicesOf, type Gateway, type GatewayDeps } from './gateway/gateway-service.ts';
+import type { Services } from './gateway/services.ts';
+import { wireObservability, type ObservabilityWiringOptions } from './wire-observability.ts';
+import { wireStore } from './wire-store.ts';
 import { redactSecrets } from './core/redact-secrets.ts';
 import { createProviderRegistry } from './providers/registry.ts';
 import { startServer, type RunningServer } from './server/http-server.ts';
@@ -10,7 +10,10 @@ import type { Store } from './store/store.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 
 export interface App {
+  /** The gateway behind the app's whole pipeline (what the APIs call). */
   gateway: Gateway;
+  /** What the REST handlers and the GraphQL context are given: the gateway and the services beside it. */
+  services: Services;
   server: RunningServer;
   logger: Logger;
   /**
@@ -64,12 +67,11 @@ export async function createApp(opts: AppOptions): Promise<App> {
   // The APIs get the gateway behind one pipeline: traces, usage, metrics and request logs outermost (they
   // see every request), then the request's one resolution, then the store's stages (idempotency → limits
   // → cache).
-  const base = createGateway({ config, registry, pricing: obs.pricing, ...wiring.gatewayDeps, ...opts.gatewayDeps });
+  const core = createGateway({ config, registry, pricing: obs.pricing, ...wiring.gatewayDeps, ...opts.gatewayDeps });
   const tracer = obs.tracingEnabled ? obs.tracer : undefined;
-  const pipeline = base.compose({ outer: obs.stages(base), inner: await wiring.stages(base, tracer) });
-  const extras: GatewayExtras & ObservabilityExtras = { apiKeys: wiring.apiKeys, usage: obs.usage, metrics: obs.metrics };
-  const gateway: Gateway = { ...base, ...pipeline, ...extras };
-  const server = await startServer({ config, gateway, auth, logger, readiness: [wiring.readiness], metrics: obs.metrics, tracer }, { host, port });
+  const gateway = core.compose({ outer: obs.stages(core), inner: await wiring.stages(core, tracer) });
+  const services = servicesOf(core, gateway, { apiKeys: wiring.apiKeys, usage: obs.usage, metrics: obs.metrics });
+  const server = await startServer({ config, services, auth, logger, readiness: [wiring.readiness], tracer }, { host, port });
   const step = async (name: string, fn: () => Promise<void>): Promise<boolean> => {
     try {
       await fn();
@@ -83,13 +85,14 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const close = async (graceMs = config.server.shutdownGraceMs) => {
     const deadline = Date.now() + graceMs;
     await step('server', () => server.close(graceMs));
-    await step('gateway', () => gateway.close());
+    await step('gateway', () => core.close());
     await step('usage ledger', () => obs.close());
     if (await step('store', () => wiring.close())) logger.info('store closed');
     await obs.shutdownTracing(Math.max(MIN_TRACE_FLUSH_MS, deadline - Date.now()));
   };
   return {
     gateway,
+    services,
     server,
     logger,
     close: (graceMs) => (closing ??= close(graceMs)),

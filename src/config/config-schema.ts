@@ -275,8 +275,11 @@ export const CacheConfigSchema = z.strictObject({
   defaultTtlSeconds: z.number().int().positive().default(3_600),
   /** Upper bound on a per-request `ttlSeconds`. */
   maxTtlSeconds: z.number().int().positive().default(7 * 86_400),
-  /** Per-route TTL, by route name. */
-  routes: z.record(z.string(), z.strictObject({ ttlSeconds: z.number().int().positive() })).default({}),
+  /**
+   * Per route, by name: its TTL, and `enabled: false` to leave its requests uncached unless one sends a
+   * cache directive (embeddings and temperature-0 chat are cached by default).
+   */
+  routes: z.record(z.string(), z.strictObject({ ttlSeconds: z.number().int().positive().optional(), enabled: z.boolean().optional() })).default({}),
   /** How long an identical request waits for the one in flight before calling upstream itself. */
   coalesceWaitMs: z.number().int().positive().default(30_000),
   /** Who shares cached answers: everyone (`none`), callers of one team, or one key only. */

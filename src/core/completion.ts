@@ -58,6 +58,16 @@ export function attemptsOf(e: unknown): AttemptRecord[] {
   return e instanceof RoutingError ? e.attempts : [];
 }
 
+/** The sum of the attempts' costs; null when one that reported usage was unpriced. */
+export function totalCost(attempts: readonly AttemptRecord[]): number | null {
+  let sum = 0;
+  for (const a of attempts) {
+    if (a.costUsd === null) return null;
+    if (a.costUsd !== undefined) sum += a.costUsd;
+  }
+  return Math.round(sum * 1e10) / 1e10;
+}
+
 /** The record of one completed request: what GraphQL `Completion` and the REST body are built from. */
 export interface Completion {
   id: string;
@@ -84,7 +94,14 @@ export interface Completion {
   createdAt: Date;
   traceId: string | null;
   principal?: string | undefined;
+  /** An embeddings request's vectors, one per input in order (its message is empty); absent for chat. */
+  embeddings?: number[][] | undefined;
 }
+
+/** What a request asked for: the ledger, metrics and spans tell them apart. */
+export type Operation = 'chat' | 'embeddings';
+
+export const operationOf = (c: Pick<Completion, 'embeddings'>): Operation => (c.embeddings ? 'embeddings' : 'chat');
 
 export interface TargetRef {
   provider: string;

@@ -11,3 +11,4 @@ export * from './usage-event.ts';
 export * from './ledger-sink.ts';
 export * from './new-id.ts';
 export * from './zod-issues.ts';
+export * from './sleep.ts';

@@ -13,7 +13,7 @@ export type Granularity = keyof typeof GRANULARITY_MS;
  * One combination of dimension values. Rollups are kept per combination (not per single dimension) so
  * any filter and any grouping is an exact sum of rows; the number of combinations is what traffic
  * actually uses (keys × routes × models served), not the product of every possible value.
- * '' stands for "none" (no provider reached, no team).
+ * '' stands for "none" (no provider reached, no team). `operation` is `chat` or `embeddings`.
  */
 export type RollupDims = Record<UsageDimension, string>;
 
@@ -58,12 +58,17 @@ export interface LedgerSink {
   readEvents(q: { limit: number; before?: string | undefined }): Promise<UsageEvent[]>;
 }
 
-/** Stable key of a dims combination (field order fixed), for maps and hash fields. */
+/**
+ * Stable key of a dims combination (field order fixed), for maps and hash fields. A chat row's key has
+ * five fields, as before operations were a dimension, so rollups already stored keep adding up.
+ */
 export function dimsKey(d: RollupDims): string {
-  return JSON.stringify([d.provider, d.model, d.route, d.keyName, d.team]);
+  return d.operation === 'chat'
+    ? JSON.stringify([d.provider, d.model, d.route, d.keyName, d.team])
+    : JSON.stringify([d.provider, d.model, d.route, d.keyName, d.team, d.operation]);
 }
 
 export function parseDimsKey(key: string): RollupDims {
-  const [provider = '', model = '', route = '', keyName = '', team = ''] = JSON.parse(key) as string[];
-  return { provider, model, route, keyName, team };
+  const [provider = '', model = '', route = '', keyName = '', team = '', operation = 'chat'] = JSON.parse(key) as string[];
+  return { provider, model, route, keyName, team, operation };
 }

@@ -34,10 +34,12 @@ export const UsageEventSchema = z.object({
   traceId: z.string().nullable(),
   /** How the answer ended (null for failed requests); optional so events written before it still parse. */
   finishReason: z.enum(['stop', 'length', 'tool_calls', 'content_filter', 'error', 'other']).nullable().optional(),
+  /** Chat or embeddings; optional so events written before it still parse (they were all chat). */
+  operation: z.enum(['chat', 'embeddings']).optional(),
 });
 
 export type UsageEvent = z.infer<typeof UsageEventSchema>;
 
 /** The ledger's dimensions; rollups are kept per distinct combination of them. */
-export const USAGE_DIMENSIONS = ['provider', 'model', 'route', 'keyName', 'team'] as const;
+export const USAGE_DIMENSIONS = ['provider', 'model', 'route', 'keyName', 'team', 'operation'] as const;
 export type UsageDimension = (typeof USAGE_DIMENSIONS)[number];

@@ -66,10 +66,12 @@ export function cacheStage(store: Store, opts: CacheStageOptions = {}): Stage {
     }
     const mode = directive?.data.mode ?? 'DEFAULT';
     if (mode === 'BYPASS') return undefined;
-    // Sending a directive is opting in; otherwise only a deterministic request is worth answering twice.
-    if (!directive && req.chat.temperature !== 0) return undefined;
     const route = ctx.resolved.namedRoute;
-    const routeTtl = route !== undefined ? config.routes[route]?.ttlSeconds : undefined;
+    const routeConfig = route !== undefined ? config.routes[route] : undefined;
+    // Sending a directive is opting in; otherwise only a deterministic request (an embeddings request's
+    // chat view has temperature 0) is worth answering twice, and only on a route that caches.
+    if (!directive && (req.chat.temperature !== 0 || routeConfig?.enabled === false)) return undefined;
+    const routeTtl = routeConfig?.ttlSeconds;
     const ttlSeconds = Math.min(directive?.data.ttlSeconds ?? routeTtl ?? config.defaultTtlSeconds, config.maxTtlSeconds);
     return { mode, ttlMs: ttlSeconds * 1000 };
   }

@@ -1,10 +1,13 @@
 import { z } from 'zod';
-import type { ChatRequest, Principal } from '../core/index.ts';
+import type { ChatRequest, EmbeddingRequest, Principal } from '../core/index.ts';
 import type { RequestConstraints } from '../router/route-plan.ts';
 
 /** One request to the gateway, already normalized by the API layer (GraphQL or REST). */
 export interface GatewayRequest {
+  /** The conversation; for an embeddings request, its inputs seen as one (embeddings.ts `embeddingsRequest`). */
   chat: ChatRequest;
+  /** Set on an embeddings request: what the provider is asked to embed. */
+  embeddings?: EmbeddingRequest | undefined;
   /** Route name; defaults to config `defaults.route`. Ignored when `model` pins a model. */
   route?: string | undefined;
   /** Pins a model id (`gpt-4o-mini`) or deployment (`openai-main/gpt-4o-mini`), bypassing routing. */

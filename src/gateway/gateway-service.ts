@@ -1,23 +1,26 @@
 import type { Config } from '../config/index.ts';
-import { GatewayError, newId as makeId, type Completion, type EmbeddingRequest, type EmbeddingResponse, type Principal } from '../core/index.ts';
+import { GatewayError, newId as makeId, sleep, type Completion } from '../core/index.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import { createInMemoryBreakerState, type BreakerState } from '../router/circuit-breaker.ts';
 import { createExecutor, type ExecutorDeps } from '../router/executor.ts';
 import { createInMemoryLatencyWindow, type LatencyWindow } from '../router/latency-window.ts';
-import { targetKey, type RoutePlan, type Target } from '../router/route-plan.ts';
+import { targetKey, type RoutePlan } from '../router/route-plan.ts';
 import { expectedCostUsd } from '../router/strategies.ts';
 import { RouteTable } from '../router/route-table.ts';
 import { CompletionLog } from '../usage/completion-log.ts';
 import { configPriceEntries, createPricing, type Pricing } from '../usage/pricing.ts';
-import { authorizePin } from './access-rule.ts';
 import { Catalog } from './catalog.ts';
 import type { GatewayRequest } from './gateway-request.ts';
-import { createPipeline, type RequestPipeline, type Stage } from './pipeline.ts';
+import { asEmbeddings } from './embeddings.ts';
+import { createPipeline, type Stage } from './pipeline.ts';
 import { providerHealth } from './provider-health.ts';
+import { RequestContext } from './request-context.ts';
 import { createRouteResolver, type RouteResolver, type RouteResolverDeps } from './route-resolver.ts';
-import { realSleep } from './routing-support.ts';
 import { createTokenCounter, type TokenCounter } from './token-counter.ts';
+import type { Gateway, RouteInsights, Services } from './services.ts';
 import { createUpstreamCall } from './upstream-call.ts';
+
+export type { Gateway } from './services.ts';
 
 export interface GatewayDeps {
   config: Config;
@@ -69,7 +72,7 @@ export function createGateway(deps: GatewayDeps) {
   const breakers = deps.breakers ?? createInMemoryBreakerState(config.router.breaker);
   const latency = deps.latency ?? createInMemoryLatencyWindow(config.router.latencyWindowMs);
   const tokenCounter = deps.tokenCounter ?? createTokenCounter({ budgetMs: config.router.tokenCountBudgetMs });
-  const executor = createExecutor({ now, sleep: deps.sleep ?? realSleep, random, breakers, latency, setTimer: deps.setTimer });
+  const executor = createExecutor({ now, sleep: deps.sleep ?? sleep, random, breakers, latency, setTimer: deps.setTimer });
   const pricing = deps.pricing ?? createPricing({ entries: configPriceEntries(config) });
   const resolver = (deps.createResolver ?? createRouteResolver)({ catalog, routes, defaultRoute: config.defaults.route });
   const upstream = createUpstreamCall({ registry, catalog, executor, pricing, breakers, latency, tokenCounter, log, now, random, newId });
@@ -82,53 +85,41 @@ export function createGateway(deps: GatewayDeps) {
     },
   };
 
-  function compose(stages: PipelineStages = {}): RequestPipeline {
-    return createPipeline({ stages: [...(stages.outer ?? []), resolveStage, ...(stages.inner ?? [])], upstream, now: stages.now });
+  /** The gateway's API over a pipeline with these stages around it (the app's: observability outside, the store's inside). */
+  function compose(stages: PipelineStages = {}): Gateway {
+    const pipeline = createPipeline({ stages: [...(stages.outer ?? []), resolveStage, ...(stages.inner ?? [])], upstream, now: stages.now });
+    return {
+      ...pipeline,
+      async embed(request) {
+        const req = request instanceof RequestContext ? request.request : request;
+        if (!req.embeddings) throw new GatewayError('internal', 'embed() was given a request without embeddings');
+        return asEmbeddings(await pipeline.complete(request));
+      },
+      explain,
+    };
   }
 
-  async function embed(req: EmbeddingRequest & { model: string; principal?: Principal | undefined; signal?: AbortSignal | undefined }): Promise<EmbeddingResponse & { provider: string; modelId: string }> {
-    const known = catalog.resolveModel(req.model).filter((e) => e.model.capabilities.includes('embeddings'));
-    if (known.length === 0) throw new GatewayError('not_found', `no embeddings model "${req.model}"`, { param: 'model' });
-    // The chat path's rule: only deployments the key may pin (its `models`, else its routes' targets).
-    const entries = authorizePin(req.principal, req.model, known, routes);
-    let last: GatewayError | undefined;
-    for (const e of entries) {
-      const adapter = registry.get(e.provider.id);
-      if (!adapter.embed) continue;
-      try {
-        const res = await adapter.embed(
-          { input: req.input, dimensions: req.dimensions, providerOptions: req.providerOptions },
-          { model: e.target.upstreamModel, capabilities: e.model.capabilities, signal: req.signal },
-        );
-        return { ...res, provider: e.provider.id, modelId: e.model.id };
-      } catch (err) {
-        last = err instanceof GatewayError ? err : new GatewayError('internal', String(err));
-        if (!last.retryable) throw last;
-      }
-    }
-    throw last ?? new GatewayError('unsupported_feature', `no provider of "${req.model}" serves embeddings`, { param: 'model' });
+  /** Where a request would go, by the request path's own planning, without calling a provider. */
+  async function explain(req: GatewayRequest): Promise<RoutePlan> {
+    return (await upstream.planFor(req, resolver.resolve(req))).plan;
   }
 
-  const own = compose();
-
-  return {
-    prepare: own.prepare,
-    complete: own.complete,
-    stream: own.stream,
-    /** A pipeline with these stages around the gateway (the app's: observability outside, the store's inside). */
-    compose,
-    /** The resolver requests go through (a budget's soft route is resolved with it too). */
-    resolve: (req: GatewayRequest) => resolver.resolve(req),
-    embed,
-    /** Where a request would go, by the request path's own planning, without calling a provider. */
-    explain: async (req: GatewayRequest): Promise<RoutePlan> => (await upstream.planFor(req, resolver.resolve(req))).plan,
-    /** Figures of one target for explanations: expected cost and rolling p95. */
-    targetFigures: (t: Target, p: RoutePlan) => ({
+  const insights: RouteInsights = {
+    targetFigures: (t, p) => ({
       expectedCostUsd: expectedCostUsd(t, p.estimatedInputTokens, p.expectedOutputTokens ?? 256) ?? null,
       p95LatencyMs: latency.p95(targetKey(t), now()) ?? null,
       circuit: breakers.peek(targetKey(t), now()).state,
     }),
-    health: (providerId: string) => providerHealth(providerId, catalog, breakers, latency, now()),
+    health: (providerId) => providerHealth(providerId, catalog, breakers, latency, now()),
+  };
+
+  return {
+    ...compose(),
+    /** The gateway's API with stages around it; without any, the calls above. */
+    compose,
+    /** The resolver requests go through (a budget's soft route is resolved with it too). */
+    resolve: (req: GatewayRequest) => resolver.resolve(req),
+    insights,
     breakers,
     latency,
     catalog,
@@ -140,4 +131,16 @@ export function createGateway(deps: GatewayDeps) {
   };
 }
 
-export type Gateway = ReturnType<typeof createGateway>;
+/**
+ * The gateway as its composition root holds it: its API (without stages), the pipeline composer, and
+ * the state and services the root hands to the APIs and the store's stages. The APIs get `Services`.
+ */
+export type GatewayCore = ReturnType<typeof createGateway>;
+
+/**
+ * The services the APIs are given: `gateway` (the core's own calls unless the root composed a pipeline)
+ * and the core's catalog, routes, completion log and insights, with the root's `extras` beside them.
+ */
+export function servicesOf(core: GatewayCore, gateway: Gateway = core, extras: Pick<Services, 'apiKeys' | 'usage' | 'metrics'> = {}): Services {
+  return { gateway, catalog: core.catalog, routes: core.routes, completions: core.completions, insights: core.insights, ...extras };
+}

@@ -178,7 +178,7 @@ export function tracingStage(deps: Pick<ObservabilityDeps, 'tracer' | 'recordCon
     name: 'tracing',
     open(ctx) {
       const req = ctx.request;
-      const t = tracing.begin({ requested: req.model ?? req.route, stream: ctx.streamed, requestId: req.requestId, messages: req.chat.messages });
+      const t = tracing.begin({ requested: req.model ?? req.route, stream: ctx.streamed, requestId: req.requestId, messages: req.chat.messages, operation: req.embeddings ? 'embeddings' : undefined });
       ctx.trace = t;
       ctx.traceId = t.traceId;
       ctx.onAttempt = t.onAttempt;

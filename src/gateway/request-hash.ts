@@ -112,6 +112,16 @@ function normalizeChat(chat: ChatRequest): unknown {
   };
 }
 
+/**
+ * What an embeddings request adds to its inputs (which its chat view already holds): its presence keeps
+ * it apart from any chat request, and dimensions change the vectors. Undefined for chat, so chat keys
+ * are what they always were.
+ */
+function embeddingsOptions(req: GatewayRequest): unknown {
+  const e = req.embeddings;
+  return e && { dimensions: e.dimensions ?? null, providerOptions: e.providerOptions };
+}
+
 function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
@@ -125,10 +135,10 @@ export function cacheKeyOf(req: GatewayRequest, partition?: string, at: NamedTar
   const target = at.namedModel !== undefined ? { model: at.namedModel, route: at.namedRoute } : { route: at.namedRoute ?? '' };
   // Task and constraints choose among targets, so they decide which model answers.
   const routing = { task: req.task, constraints: req.constraints };
-  return sha256(canonicalJson({ v: 1, target, routing, partition, chat: normalizeChat(req.chat) }));
+  return sha256(canonicalJson({ v: 1, target, routing, partition, chat: normalizeChat(req.chat), embeddings: embeddingsOptions(req) }));
 }
 
 /** The idempotency body hash: like the cache key, but every field counts, labels included. */
 export function bodyHashOf(req: GatewayRequest, at: NamedTarget = { namedRoute: req.route, namedModel: req.model }): string {
-  return sha256(canonicalJson({ v: 1, route: at.namedRoute, model: at.namedModel, task: req.task, constraints: req.constraints, chat: { ...(normalizeChat(req.chat) as object), metadata: req.chat.metadata } }));
+  return sha256(canonicalJson({ v: 1, route: at.namedRoute, model: at.namedModel, task: req.task, constraints: req.constraints, chat: { ...(normalizeChat(req.chat) as object), metadata: req.chat.metadata }, embeddings: embeddingsOptions(req) }));
 }

@@ -44,6 +44,7 @@ const StoredCompletionSchema = z
     cached: z.boolean(),
     attempts: z.array(z.unknown()),
     createdAt: z.string(),
+    embeddings: z.array(z.array(z.number())).optional(),
   })
   .loose();
 

@@ -5,10 +5,14 @@ import {
   GatewayError,
   RoutingError,
   ToolCallAccumulator,
+  totalCost,
   type AttemptRecord,
   type ChatResponse,
+  type Capability,
   type Completion,
   type CompletionEvent,
+  type EmbeddingRequest,
+  type EmbeddingResponse,
   type Usage,
 } from '../core/index.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
@@ -17,7 +21,7 @@ import { createAnswerValidator } from '../router/answer-validator.ts';
 import type { BreakerState } from '../router/circuit-breaker.ts';
 import type { createExecutor } from '../router/executor.ts';
 import type { LatencyWindow } from '../router/latency-window.ts';
-import { describeExclusions, planRoute, targetKey, type RoutePlan, type Target } from '../router/route-plan.ts';
+import { describeExclusions, noCandidateKind, planRoute, targetKey, type RoutePlan, type Target } from '../router/route-plan.ts';
 import type { CompletionLog } from '../usage/completion-log.ts';
 import { usageOrEstimate, type PriceSource, type Pricing } from '../usage/pricing.ts';
 import type { Catalog } from './catalog.ts';
@@ -25,8 +29,9 @@ import { continuationRequest, spliceContinuation } from './continuation.ts';
 import type { GatewayRequest } from './gateway-request.ts';
 import type { GatewayCall } from './request-context.ts';
 import type { ResolvedRequest } from './route-resolver.ts';
-import { noCandidateKind, totalCost } from './routing-support.ts';
 import { needsPreciseCount, type TokenCounter } from './token-counter.ts';
+
+const EMBEDDINGS: readonly Capability[] = ['embeddings'];
 
 /** A Completion as the gateway returns it: where its price came from. */
 export type PricedCompletion = Completion & { priceSource: PriceSource; priceVersion: string | null };
@@ -73,6 +78,7 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
       latency,
       now: now(),
       random,
+      requires: req.embeddings ? EMBEDDINGS : undefined,
     });
     return { plan: p, route: r.route };
   }
@@ -176,11 +182,34 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
     );
   }
 
+  /** The attempt loop over `embed`: the same fallback, breakers, deadline and pricing as chat. */
+  function runEmbed(p: RoutePlan, route: RouteConfig, c: GatewayCall, spec: EmbeddingRequest) {
+    const req = c.request;
+    return executor.run<EmbeddingResponse>(
+      p,
+      (target, remainingMs, attempt) => {
+        const adapter = registry.get(target.provider);
+        const call = () =>
+          adapter.embed
+            ? adapter.embed(spec, callOptions(target, remainingMs, req, req.signal))
+            : Promise.reject(new GatewayError('unsupported_feature', `${target.provider} has no embeddings endpoint`, { provider: target.provider, param: 'model' }));
+        return c.onAttempt ? c.onAttempt(target, attempt).call(call) : call();
+      },
+      { ...executeOptions(route, req), annotate: (res, target) => ({ costUsd: costFor(target, embeddingUsage(res)) }) },
+    );
+  }
+
   async function complete(call: GatewayCall): Promise<Completion> {
     const started = now();
     const id = newId();
     const { plan: p, route } = await plan(call);
     try {
+      const spec = call.request.embeddings;
+      if (spec) {
+        const { value, target, attempts } = await runEmbed(p, route, call, spec);
+        const answer: ChatResponse = { text: '', toolCalls: [], finishReason: 'stop', usage: embeddingUsage(value), model: value.model };
+        return { ...finish(id, p, target, answer, attempts, started, null, call), embeddings: value.embeddings };
+      }
       const { value, target, attempts } = await runGenerate(p, route, call);
       return finish(id, p, target, value, attempts, started, null, call);
     } catch (e) {
@@ -221,6 +250,10 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
     const started = now();
     const id = newId();
     const req = call.request;
+    if (req.embeddings) {
+      yield { type: 'error', id, error: new GatewayError('invalid_request', 'embeddings are not streamed', { param: 'stream' }), partialText: '', attempts: [] };
+      return;
+    }
     let p: RoutePlan;
     let route: RouteConfig;
     try {
@@ -313,4 +346,9 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
   }
 
   return { planFor, complete, stream };
+}
+
+/** An embeddings answer's usage as chat usage: inputs only (an unreported count is left for usageOrEstimate). */
+function embeddingUsage(res: EmbeddingResponse): Usage {
+  return { ...emptyUsage(), inputTokens: res.usage.inputTokens, ...(res.usage.estimated && { estimated: true }) };
 }

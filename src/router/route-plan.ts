@@ -1,10 +1,12 @@
 import type { RouteStrategy, TargetWhen } from '../config/index.ts';
 import {
   estimateInputTokens,
+  hasCapability,
   missingCapabilities,
   requiredCapabilities,
   type Capability,
   type ChatRequest,
+  type ErrorKind,
 } from '../core/index.ts';
 import type { BreakerState } from './circuit-breaker.ts';
 import type { LatencyWindow } from './latency-window.ts';
@@ -64,6 +66,8 @@ export interface PlanOptions {
   latency?: LatencyWindow | undefined;
   now?: number | undefined;
   random?: (() => number) | undefined;
+  /** Capabilities needed beyond what the chat implies: an embeddings request needs `embeddings`. */
+  requires?: readonly Capability[] | undefined;
 }
 
 export interface RoutePlan {
@@ -152,6 +156,7 @@ export function planRoute(
       }
     }
     const missing = missingCapabilities(req, t.capabilities);
+    if (opts.requires) for (const c of opts.requires) if (!hasCapability(t.capabilities, c)) missing.push(c);
     if (missing.length > 0) {
       exclude(t, 'capability', `does not support ${missing.join(', ')}`);
       continue;
@@ -219,4 +224,13 @@ export function describeExclusions(plan: Pick<RoutePlan, 'route' | 'excluded'>):
   return `no target of route "${plan.route}" can serve this request: ${plan.excluded
     .map((e) => `${e.provider}/${e.model} ${e.reason}`)
     .join('; ')}`;
+}
+
+/** Which error a request gets when no target is left, from the furthest stage any target got through. */
+export function noCandidateKind(codes: readonly ExclusionCode[]): ErrorKind {
+  if (codes.includes('circuit')) return 'unavailable';
+  if (codes.includes('latency_budget') || codes.includes('cost_ceiling')) return 'invalid_request';
+  if (codes.includes('context_window') || codes.includes('max_output')) return 'context_length_exceeded';
+  if (codes.includes('capability')) return 'unsupported_feature';
+  return 'invalid_request';
 }

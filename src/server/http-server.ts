@@ -3,10 +3,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from '../config/index.ts';
 import { GatewayError, toGatewayError } from '../core/index.ts';
-import type { Gateway } from '../gateway/gateway-service.ts';
+import type { Services } from '../gateway/services.ts';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from '../telemetry/logger.ts';
-import type { Metrics } from '../telemetry/metrics.ts';
 import { withServerSpan } from '../telemetry/server-span.ts';
 import { currentTraceId } from '../telemetry/tracing.ts';
 import type { Authenticator } from './authenticator.ts';
@@ -20,13 +19,12 @@ const CUT_FLUSH_MS = 1_000;
 
 export interface ServerDeps {
   config: Config;
-  gateway: Gateway;
+  /** The gateway and the services the APIs read (catalog, routes, keys, usage); `metrics` is served on GET /metrics. */
+  services: Services;
   auth: Authenticator;
   logger: Logger;
   /** Extra readiness checks (the store adds one); each returns null when fine or a reason. */
   readiness?: Array<() => Promise<string | null> | string | null>;
-  /** Served on GET /metrics (Prometheus text format). */
-  metrics?: Metrics | undefined;
   /** Server spans of API requests (the no-op tracer when tracing is off). */
   tracer?: Tracer | undefined;
 }
@@ -109,9 +107,10 @@ function parseJson(text: string): unknown {
 
 /** One port for everything: GraphQL over HTTP and WebSocket, the OpenAI-compatible REST API, health. */
 export async function startServer(deps: ServerDeps, listen: { host: string; port: number }): Promise<RunningServer> {
-  const { config, gateway, auth, logger } = deps;
+  const { config, services, auth, logger } = deps;
+  const { gateway, metrics } = services;
   const shutdown = createStreamShutdown();
-  const graphql = await createGraphQLEndpoint({ gateway, config, auth, logger, tracer: deps.tracer, shutdown });
+  const graphql = await createGraphQLEndpoint({ services, config, auth, logger, tracer: deps.tracer, shutdown });
   const limit = config.server.bodyLimitBytes;
   const openStreams = new Set<ServerResponse>();
   let draining = false;
@@ -123,8 +122,8 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     try {
-      if (path === '/metrics' && req.method === 'GET' && deps.metrics) {
-        await deps.metrics.handler(req, res);
+      if (path === '/metrics' && req.method === 'GET' && metrics) {
+        await metrics.handler(req, res);
         return;
       }
       if (path === '/healthz') {
@@ -173,7 +172,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
           }
           return;
         }
-        if (path === '/v1/models' && req.method === 'GET') return listModels(ctx, gateway);
+        if (path === '/v1/models' && req.method === 'GET') return listModels(ctx, services);
         if (path === '/v1/embeddings' && req.method === 'POST') return await embeddings(ctx, parseJson(await readBody(req, limit)), gateway);
       }
       throw new GatewayError('not_found', `no route for ${req.method} ${path}`);

@@ -47,6 +47,8 @@ export interface TraceRequestInfo {
   requestId?: string | undefined;
   /** The prompt, recorded only when `recordContent` is on. */
   messages?: unknown;
+  /** gen_ai.operation.name of the provider calls; chat by default. */
+  operation?: 'chat' | 'embeddings' | undefined;
 }
 
 /** The plan the gateway made: set on the route span when known. */
@@ -107,8 +109,8 @@ export function createTracing(deps: TracingDeps) {
     return { [ATTR.attemptNumber]: i + 1, [ATTR.attemptProvider]: provider, [ATTR.attemptModel]: model };
   }
 
-  function callAttrs(provider: string, model: string): Attributes {
-    return { [ATTR.genAiOperation]: 'chat', [ATTR.genAiRequestModel]: model, ...providerAttrs(provider) };
+  function callAttrs(operation: string, provider: string, model: string): Attributes {
+    return { [ATTR.genAiOperation]: operation, [ATTR.genAiRequestModel]: model, ...providerAttrs(provider) };
   }
 
   /**
@@ -125,6 +127,7 @@ export function createTracing(deps: TracingDeps) {
     done: Completion | undefined,
     live: Map<number, LiveAttempt>,
     failure: string | undefined,
+    operation: string,
   ): void {
     let t = start;
     attempts.forEach((a, i) => {
@@ -141,7 +144,7 @@ export function createTracing(deps: TracingDeps) {
       const answered = ok && done !== undefined && i === attempts.length - 1 ? done : undefined;
       const call =
         measured?.call ??
-        tracer.startSpan(`chat ${a.model}`, { kind: SpanKind.CLIENT, startTime: attemptStart, attributes: callAttrs(a.provider, a.model) }, trace.setSpan(routeCtx, span));
+        tracer.startSpan(`${operation} ${a.model}`, { kind: SpanKind.CLIENT, startTime: attemptStart, attributes: callAttrs(operation, a.provider, a.model) }, trace.setSpan(routeCtx, span));
       if (answered) {
         call.setAttributes({
           [ATTR.genAiResponseModel]: answered.upstreamModel,
@@ -179,6 +182,7 @@ export function createTracing(deps: TracingDeps) {
    */
   function begin(info: TraceRequestInfo) {
     const start = clock();
+    const operation = info.operation ?? 'chat';
     const attrs: Attributes = { [ATTR.stream]: info.stream };
     if (info.requested) attrs[ATTR.routeRequested] = info.requested;
     if (info.requestId) attrs[ATTR.requestId] = info.requestId;
@@ -203,7 +207,7 @@ export function createTracing(deps: TracingDeps) {
       const at = clock();
       const attemptSpan = tracer.startSpan('switchboard.attempt', { kind: SpanKind.INTERNAL, startTime: at, attributes: attemptAttrs(attempt, target.provider, target.model) }, routeCtx);
       const attemptCtx = trace.setSpan(routeCtx, attemptSpan);
-      const call = tracer.startSpan(`chat ${target.model}`, { kind: SpanKind.CLIENT, startTime: at, attributes: callAttrs(target.provider, target.model) }, attemptCtx);
+      const call = tracer.startSpan(`${operation} ${target.model}`, { kind: SpanKind.CLIENT, startTime: at, attributes: callAttrs(operation, target.provider, target.model) }, attemptCtx);
       const callCtx = trace.setSpan(attemptCtx, call);
       const rec: LiveAttempt = { span: attemptSpan, call, start: at, end: undefined };
       if (ended) {
@@ -265,11 +269,11 @@ export function createTracing(deps: TracingDeps) {
           [ATTR.cacheHit]: c.cached,
         });
         if (c.costUsd !== null) span.setAttribute(ATTR.costUsd, c.costUsd);
-        endAttempts(routeCtx, start, stop, c.attempts, c, live, undefined);
+        endAttempts(routeCtx, start, stop, c.attempts, c, live, undefined, operation);
       } else {
         span.setAttributes({ [ATTR.attempts]: outcome.attempts.length, [ATTR.errorType]: outcome.error.kind });
         span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error.message });
-        endAttempts(routeCtx, start, stop, outcome.attempts, undefined, live, outcome.error.kind);
+        endAttempts(routeCtx, start, stop, outcome.attempts, undefined, live, outcome.error.kind, operation);
       }
       if (switches > 0) span.setAttribute(ATTR.fallbacks, switches);
       if (ttftMs !== null) span.setAttribute(ATTR.ttftMs, ttftMs);

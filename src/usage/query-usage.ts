@@ -3,7 +3,7 @@ import { emptyBuckets, quantile } from './latency-histogram.ts';
 import { GatewayError, GRANULARITY_MS, type Granularity, type LedgerSink, type RollupCounters, type RollupRow, type UsageDimension } from '../core/index.ts';
 import { addCounters } from './rollups.ts';
 
-export const USAGE_GROUP_BY = ['provider', 'model', 'route', 'apiKey', 'team'] as const;
+export const USAGE_GROUP_BY = ['provider', 'model', 'route', 'apiKey', 'team', 'operation'] as const;
 export type UsageGroupBy = (typeof USAGE_GROUP_BY)[number];
 export const USAGE_INTERVALS = ['minute', 'hour', 'day'] as const;
 export type UsageInterval = (typeof USAGE_INTERVALS)[number];
@@ -18,6 +18,7 @@ export const UsageFilterSchema = z
     route: z.string().min(1).optional(),
     apiKey: z.string().min(1).optional(),
     team: z.string().min(1).optional(),
+    operation: z.enum(['chat', 'embeddings']).optional(),
   })
   .refine((f) => f.to.getTime() > f.from.getTime(), { message: '`to` must be after `from`', path: ['to'] });
 
@@ -91,6 +92,7 @@ const DIMENSION_OF: Record<UsageGroupBy, UsageDimension> = {
   route: 'route',
   apiKey: 'keyName',
   team: 'team',
+  operation: 'operation',
 };
 
 const INTERVAL_MS: Record<UsageInterval, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };

@@ -2,7 +2,7 @@ import { GRANULARITY_MS, dimsKey, type RollupCounters, type RollupDims, type Rol
 import { bucketIndex } from './latency-histogram.ts';
 
 export function dimsOf(e: UsageEvent): RollupDims {
-  return { provider: e.provider ?? '', model: e.model ?? '', route: e.route, keyName: e.keyName ?? '', team: e.team ?? '' };
+  return { provider: e.provider ?? '', model: e.model ?? '', route: e.route, keyName: e.keyName ?? '', team: e.team ?? '', operation: e.operation ?? 'chat' };
 }
 
 /** The counters one event adds. */

@@ -10,6 +10,8 @@ export interface UsageRequest {
   route?: string | undefined;
   /** Names the event of a request that failed before the gateway gave it a completion id. */
   requestId?: string | undefined;
+  /** Present on an embeddings request (its failures are counted under that operation). */
+  embeddings?: unknown;
 }
 
 /** A request that failed: its error event, where it had got to, and its timing. */
@@ -82,6 +84,7 @@ export function createUsageRecorder(deps: UsageRecorderDeps = {}) {
       errorKind: null,
       traceId: c.traceId,
       finishReason: c.finishReason,
+      ...(c.embeddings && { operation: 'embeddings' as const }),
     };
   }
 
@@ -108,6 +111,7 @@ export function createUsageRecorder(deps: UsageRecorderDeps = {}) {
       status: 'error',
       errorKind: f.error.kind,
       traceId: f.traceId,
+      ...(req.embeddings !== undefined && { operation: 'embeddings' as const }),
     };
   }
 

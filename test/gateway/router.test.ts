@@ -141,7 +141,7 @@ describe('circuit breakers', () => {
     sims.openai.setFaults({ status: 500 });
     for (let i = 0; i < 3; i++) expect((await gateway.complete(ask())).provider).toBe('sim-anthropic');
     expect(sims.openai.stats.requests).toBe(3);
-    expect(gateway.health('sim-openai')).toMatchObject({ status: 'DOWN', circuits: [{ model: 'gpt-4o-mini', state: 'open' }, { state: 'closed' }] });
+    expect(gateway.insights.health('sim-openai')).toMatchObject({ status: 'DOWN', circuits: [{ model: 'gpt-4o-mini', state: 'open' }, { state: 'closed' }] });
 
     const skipped = await gateway.complete(ask());
     expect(skipped.attempts.map((a) => a.provider)).toEqual(['sim-anthropic']);
@@ -154,7 +154,7 @@ describe('circuit breakers', () => {
     sims.openai.setFaults({});
     const probe = await gateway.complete(ask());
     expect(probe.provider).toBe('sim-openai');
-    expect(gateway.health('sim-openai')).toMatchObject({ circuits: [{ state: 'closed' }, { state: 'closed' }] });
+    expect(gateway.insights.health('sim-openai')).toMatchObject({ circuits: [{ state: 'closed' }, { state: 'closed' }] });
   });
 });
 

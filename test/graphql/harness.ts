@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigSchema, type Config, type ConfigInput } from '../../src/config/index.ts';
 import { GatewayError, collectStream, emptyUsage, type ChatRequest, type StreamPart } from '../../src/core/index.ts';
-import { createGateway, type Gateway } from '../../src/gateway/gateway-service.ts';
+import { createGateway, servicesOf, type GatewayCore } from '../../src/gateway/gateway-service.ts';
 import type { ProviderRegistry } from '../../src/providers/registry.ts';
 import type { CallOptions, ProviderAdapter } from '../../src/providers/spec.ts';
 import { createAuthenticator } from '../../src/server/authenticator.ts';
@@ -150,7 +150,7 @@ export interface Harness {
   url: string;
   wsUrl: string;
   config: Config;
-  gateway: Gateway;
+  gateway: GatewayCore;
   registry: FakeRegistry;
   endpoint: GraphQLEndpoint;
   logged: unknown[][];
@@ -171,7 +171,7 @@ export async function startHarness(overrides: Partial<ConfigInput> = {}): Promis
   const gateway = createGateway({ config, registry, random: () => 0 });
   const logged: unknown[][] = [];
   const logger = { warn: (...a: unknown[]) => logged.push(a), error: (...a: unknown[]) => logged.push(a) };
-  const endpoint = await createGraphQLEndpoint({ gateway, config, auth: createAuthenticator(config.keys), logger });
+  const endpoint = await createGraphQLEndpoint({ services: servicesOf(gateway), config, auth: createAuthenticator(config.keys), logger });
   const server: Server = createServer(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path !== '/graphql') {

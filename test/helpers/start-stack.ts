@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream';
 import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { defaultConfig, parseConfig, type Config, type ConfigInput } from '../../src/config/index.ts';
-import { createGateway, type Gateway } from '../../src/gateway/gateway-service.ts';
+import { createGateway, type GatewayCore } from '../../src/gateway/gateway-service.ts';
 import { createProviderRegistry } from '../../src/providers/registry.ts';
 import { SIM_PROTOCOLS, type SimProtocol } from '../../src/simulator/protocol.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator-server.ts';
@@ -56,7 +56,7 @@ export interface Stack extends Common {
 }
 
 export interface ServiceStack extends Common {
-  gateway: Gateway;
+  gateway: GatewayCore;
 }
 
 /** `provider/model` of the out-of-the-box deployment of each protocol. */

@@ -152,7 +152,7 @@ describe('usage analytics over a known set of requests (memory store, both APIs)
     const g = await stack.gql(Q, { id: graphqlId }, ADMIN);
     expect(g.data.completion.message.content).toEqual(expect.any(String));
     expect(g.data.completion.attempts).toEqual([{ status: 'OK' }]);
-    expect(stack.app.gateway.completions.get(restIds[0]!)).toBeUndefined(); // REST answers are not kept in process
+    expect(stack.app.services.completions.get(restIds[0]!)).toBeUndefined(); // REST answers are not kept in process
     const r = await stack.gql(Q, { id: restIds[0] }, ADMIN);
     expect(r.errors).toBeUndefined();
     expect(r.data.completion).toEqual({

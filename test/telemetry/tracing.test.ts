@@ -1,6 +1,8 @@
 import { trace } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Completion, CompletionEvent } from '../../src/core/index.ts';
+import { embeddingsRequest } from '../../src/gateway/embeddings.ts';
+import { tracingStage } from '../../src/gateway/observability-stage.ts';
 import { withServerSpan } from '../../src/telemetry/server-span.ts';
 import { annotateRoutePlan, createTracing } from '../../src/telemetry/tracing.ts';
 import { startStack, type ServiceStack } from '../helpers/start-stack.ts';
@@ -184,5 +186,20 @@ describe('tracing off', () => {
     expect(t.traceId).toBeNull();
     const c = await t.complete(() => stack.gateway.complete({ route: 'local', chat }));
     expect(c.traceId).toBeNull();
+  });
+});
+
+describe('embeddings spans', () => {
+  it('an embeddings request gets the route span and an `embeddings <model>` provider call span', async () => {
+    const fake = createFakeTracer();
+    const gateway = stack.gateway.compose({ outer: [tracingStage({ tracer: fake.tracer })] });
+    const e = await gateway.embed(embeddingsRequest({ model: 'text-embedding-3-small', embeddings: { input: ['span me'] } }));
+    expect(e.embeddings).toHaveLength(1);
+    expect(fake.open()).toEqual([]);
+    const route = fake.one('switchboard.route');
+    const call = fake.one('embeddings text-embedding-3-small');
+    expect(call.attributes).toMatchObject({ 'gen_ai.operation.name': 'embeddings', 'gen_ai.request.model': 'text-embedding-3-small' });
+    expect(fake.finished.find((s) => s.spanId === call.parentSpanId)?.parentSpanId).toBe(route.spanId);
+    expect(fake.finished.some((s) => s.name.startsWith('chat '))).toBe(false);
   });
 });

@@ -32,7 +32,7 @@ import { WebSocketServer } from 'ws';
 import { createContext, formatGraphQLError, resolvers, type GraphQLContext } from '../../../resolvers/index.ts';
 import type { Config } from '../../config/index.ts';
 import { GatewayError, type Principal } from '../../core/index.ts';
-import type { Gateway } from '../../gateway/gateway-service.ts';
+import type { Services } from '../../gateway/services.ts';
 import type { Authenticator } from '../authenticator.ts';
 import type { StreamShutdown } from '../stream-shutdown.ts';
 import { refuseForeignUpgrade } from '../origin-policy.ts';
@@ -47,7 +47,8 @@ export interface GraphQLLogger {
 }
 
 export interface GraphQLEndpointDeps {
-  gateway: Gateway;
+  /** Handed to every operation's context: the gateway and the services resolvers read. */
+  services: Services;
   config: Config;
   auth: Authenticator;
   logger?: GraphQLLogger | undefined;
@@ -178,7 +179,7 @@ async function writeResponse(res: ServerResponse, result: HTTPGraphQLResponse): 
  * `ws` for subscriptions, one subgraph schema, one error formatter and the same validation rules on both.
  */
 export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<GraphQLEndpoint> {
-  const { gateway, config, auth, logger } = deps;
+  const { services, config, auth, logger } = deps;
   const schema = buildSchema();
   const rules = extraValidationRules(config);
   const { maxDocumentBytes } = config.server.graphql;
@@ -278,7 +279,7 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
       const result = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body: parsed },
         context: async () =>
-          createContext({ gateway, config, principal: await principalOf(headers.get('authorization')), signal: abort.signal, requestId }),
+          createContext({ services, config, principal: await principalOf(headers.get('authorization')), signal: abort.signal, requestId }),
       });
       await writeResponse(res, result);
     } catch (e) {
@@ -384,7 +385,7 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
           variableValues: payload.variables,
           contextValue: {
             ...createContext({
-              gateway,
+              services,
               config,
               principal: ctx.extra.principal!,
               signal: ctx.extra.abort?.signal,

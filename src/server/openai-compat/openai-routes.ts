@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { GatewayError, issueMessage, type AttemptRecord, type Completion, type Principal } from '../../core/index.ts';
 import { maySeeRoute, pinnableDeployments } from '../../gateway/access-rule.ts';
 import { endOnShutdown } from '../../gateway/end-on-shutdown.ts';
-import type { Gateway } from '../../gateway/gateway-service.ts';
+import { embeddingsRequest } from '../../gateway/embeddings.ts';
+import type { Gateway, Services } from '../../gateway/services.ts';
 import { CACHE_MODES, type CacheDirective, type StoreRequest } from '../../gateway/gateway-request.ts';
 import { rateLimitHeaders } from '../../gateway/limits-stage.ts';
 import type { RequestFindings } from '../../gateway/request-context.ts';
@@ -106,6 +107,16 @@ function setHeaders(res: ServerResponse, headers: Record<string, string>): void 
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
 }
 
+/** The answer of `call`; when it fails, the stages' findings are set as headers of the error response the caller writes. */
+async function withFindings<T>(res: ServerResponse, meta: RequestFindings, call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (e) {
+    setHeaders(res, storeHeaders(meta));
+    throw e;
+  }
+}
+
 /**
  * Backpressure for a stream: called when `res.write` returned false, resolves true once the client has
  * taken the buffered frames ('drain') or false when it is gone ('close'). Until then the stream loop does
@@ -129,28 +140,26 @@ export function drained(res: ServerResponse): Promise<boolean> {
   });
 }
 
-export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: Gateway): Promise<void> {
-  const parsedBody = parseChatBody(raw);
-  const { stream, includeUsage } = parsedBody;
+/** What every API request carries besides its body: who asks, its id and abort signal, and the cache and idempotency headers. */
+function requestControls(ctx: RestContext) {
   const idempotencyKey = ctx.req.headers['idempotency-key'];
-  const request: StoreRequest = Object.assign(parsedBody.request, {
+  return {
     requestId: ctx.requestId,
     signal: ctx.signal,
     principal: ctx.principal,
     cache: parseCacheHeader(ctx.req.headers[CACHE_HEADER]),
     idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey[0] : idempotencyKey,
-  });
+  };
+}
+
+export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: Gateway): Promise<void> {
+  const parsedBody = parseChatBody(raw);
+  const { stream, includeUsage } = parsedBody;
+  const request: StoreRequest = Object.assign(parsedBody.request, requestControls(ctx));
   // The request's context: what the pipeline's stages find out (cache status, rate limits) becomes headers.
   const meta = gateway.prepare(request);
   if (!stream) {
-    let c: Completion;
-    try {
-      c = await gateway.complete(meta);
-    } catch (e) {
-      // The error response is written by the caller; these headers go with it.
-      setHeaders(ctx.res, storeHeaders(meta));
-      throw e;
-    }
+    const c = await withFindings(ctx.res, meta, gateway.complete(meta));
     const json = JSON.stringify(completionBody(c));
     ctx.res.writeHead(200, completionHeaders(c, ctx.requestId, meta, Buffer.byteLength(json)));
     ctx.res.end(json);
@@ -217,13 +226,14 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
   }
 }
 
-export function listModels(ctx: RestContext, gateway: Gateway): void {
+export function listModels(ctx: RestContext, services: Pick<Services, 'catalog' | 'routes'>): void {
+  const { catalog, routes } = services;
   const created = Math.floor(Date.now() / 1000);
   // What this key may name in `model`: its routes and the models it may pin (everything for an admin).
   const p = ctx.principal;
-  const models = p.scope === 'admin' ? gateway.catalog.models() : pinnableDeployments(p, gateway.catalog.models(), gateway.routes);
+  const models = p.scope === 'admin' ? catalog.models() : pinnableDeployments(p, catalog.models(), routes);
   const data = [
-    ...gateway.routes.list().filter((r) => maySeeRoute(p, r.route.name)).map((r) => ({ id: r.route.name, object: 'model', created, owned_by: 'switchboard-route' })),
+    ...routes.list().filter((r) => maySeeRoute(p, r.route.name)).map((r) => ({ id: r.route.name, object: 'model', created, owned_by: 'switchboard-route' })),
     ...models.map((m) => ({ id: m.model.id, object: 'model', created, owned_by: m.provider.id })),
   ];
   const seen = new Set<string>();
@@ -239,6 +249,10 @@ const EmbeddingsBody = z.looseObject({
   encoding_format: z.enum(['float', 'base64']).optional(),
 });
 
+/**
+ * POST /v1/embeddings through the same pipeline as chat: `model` names a route or an embeddings model;
+ * fallback, limits, budgets, the cache and the ledger apply, and the response carries chat's headers.
+ */
 export async function embeddings(ctx: RestContext, raw: unknown, gateway: Gateway): Promise<void> {
   const parsed = EmbeddingsBody.safeParse(raw);
   if (!parsed.success) {
@@ -249,20 +263,20 @@ export async function embeddings(ctx: RestContext, raw: unknown, gateway: Gatewa
   }
   const body = parsed.data;
   const input = typeof body.input === 'string' ? [body.input] : body.input;
-  const r = await gateway.embed({ model: body.model, input, dimensions: body.dimensions, principal: ctx.principal, signal: ctx.signal });
+  const meta = gateway.prepare(embeddingsRequest({ model: body.model, embeddings: { input, dimensions: body.dimensions }, ...requestControls(ctx) }));
+  const r = await withFindings(ctx.res, meta, gateway.embed(meta));
   const base64 = body.encoding_format === 'base64';
-  ctx.res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': ctx.requestId, 'x-switchboard-provider': r.provider, 'x-switchboard-model': r.modelId });
-  ctx.res.end(
-    JSON.stringify({
-      object: 'list',
-      data: r.embeddings.map((e, index) => ({
-        object: 'embedding',
-        index,
-        // The official SDK asks for base64 by default: little-endian float32, as OpenAI sends it.
-        embedding: base64 ? Buffer.from(new Float32Array(e).buffer).toString('base64') : e,
-      })),
-      model: r.modelId,
-      usage: { prompt_tokens: r.usage.inputTokens, total_tokens: r.usage.inputTokens },
-    }),
-  );
+  const json = JSON.stringify({
+    object: 'list',
+    data: r.embeddings.map((e, index) => ({
+      object: 'embedding',
+      index,
+      // The official SDK asks for base64 by default: little-endian float32, as OpenAI sends it.
+      embedding: base64 ? Buffer.from(new Float32Array(e).buffer).toString('base64') : e,
+    })),
+    model: r.model,
+    usage: { prompt_tokens: r.usage.inputTokens, total_tokens: r.usage.inputTokens },
+  });
+  ctx.res.writeHead(200, completionHeaders(r, ctx.requestId, meta, Buffer.byteLength(json)));
+  ctx.res.end(json);
 }

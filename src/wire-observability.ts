@@ -1,6 +1,6 @@
 import type { Tracer } from '@opentelemetry/api';
 import { resolveStoreConfig, type Config } from './config/index.ts';
-import type { Gateway } from './gateway/gateway-service.ts';
+import type { GatewayCore } from './gateway/gateway-service.ts';
 import { observabilityStages, RecordQueue } from './gateway/observability-stage.ts';
 import type { Stage } from './gateway/pipeline.ts';
 import { connectRedisLedgerSink } from './store/redis-ledger-sink.ts';
@@ -9,7 +9,7 @@ import { createMetrics } from './telemetry/metrics.ts';
 import { createTelemetry, type Telemetry } from './telemetry/otel-sdk.ts';
 import type { ProviderDescription } from './telemetry/tracing.ts';
 import type { LedgerSink } from './core/index.ts';
-import type { UsageAnalytics } from './gateway/gateway-extras.ts';
+import type { UsageAnalytics } from './gateway/services.ts';
 import { MemoryLedgerSink } from './usage/memory-ledger-sink.ts';
 import { configPriceEntries, createPricing } from './usage/pricing.ts';
 import { createUsageLedger, type UsageLedger } from './usage/usage-ledger.ts';
@@ -106,7 +106,7 @@ export async function wireObservability(opts: ObservabilityWiringOptions) {
     ledger,
     usage,
     /** Usage, metrics, logs and (when on) traces, as the outermost stages of the gateway's pipeline. */
-    stages(gateway: Gateway): Stage[] {
+    stages(gateway: GatewayCore): Stage[] {
       return observabilityStages({
         tracer,
         tracingEnabled: Boolean(opts.tracer) || telemetry?.enabled === true,

@@ -1,8 +1,8 @@
 import type { Tracer } from '@opentelemetry/api';
 import { resolveStoreConfig, type Config } from './config/index.ts';
 import { withDeploymentQuotas, type DeploymentQuotas } from './gateway/deployment-quotas.ts';
-import type { ApiKeyAdmin } from './gateway/gateway-extras.ts';
-import type { Gateway, GatewayDeps } from './gateway/gateway-service.ts';
+import type { ApiKeyAdmin } from './gateway/services.ts';
+import type { GatewayCore, GatewayDeps } from './gateway/gateway-service.ts';
 import { shareRoutes } from './gateway/route-sync.ts';
 import { createSharedRouterState, type SharedRouterState } from './gateway/shared-router-state.ts';
 import type { Stage } from './gateway/pipeline.ts';
@@ -32,7 +32,7 @@ export interface StoreWiring {
    * The store's stages of the gateway's pipeline (idempotency → limits → cache), runtime routes shared
    * through the store first. With a tracer, cache lookups and rate-limit decisions get spans of their own.
    */
-  stages(gateway: Gateway, tracer?: Tracer): Promise<Stage[]>;
+  stages(gateway: GatewayCore, tracer?: Tracer): Promise<Stage[]>;
   /** Runtime API keys for the admin API (the authenticator learns of changes at once). */
   apiKeys: ApiKeyAdmin;
   /** For /readyz: null when fine, else which features run degraded (never the URL or credentials). */
