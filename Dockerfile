@@ -9,6 +9,9 @@ COPY schema ./schema
 COPY resolvers ./resolvers
 COPY src ./src
 RUN npm run build
+# The web console and GraphiQL, built once here: the image serves them with no network access.
+COPY console ./console
+RUN npm run build:console
 
 FROM node:24-slim
 WORKDIR /app
@@ -18,6 +21,7 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 # The SDL is read at start-up from schema/ beside dist/.
 COPY schema ./schema
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/console/dist ./console/dist
 USER node
 EXPOSE 4000
 ENV HOST=0.0.0.0 PORT=4000

@@ -1,5 +1,8 @@
 import js from '@eslint/js';
+import { builtinModules } from 'node:module';
 import tseslint from 'typescript-eslint';
+
+const NODE_BUILTINS = builtinModules.filter((m) => !m.startsWith('_') && !m.startsWith('node:'));
 
 // The workspace's reference folder (provider transcripts, model catalog) is not in users' clones.
 const WORKSPACE_ONLY = { group: ['**/shared/provider-protocols/**', '**/shared/model-catalog.json', '/work/**'], message: 'the workspace shared/ folder is not in users\' clones' };
@@ -21,8 +24,9 @@ const LAYERS = {
   server: into('server'),
   simulator: into('simulator'),
   resolvers: into('resolvers'),
-  // The composition root: src/app*.ts, src/cli*.ts, src/process-guards.ts.
-  root: '^(\\.\\./)+(src/)?(app|cli|process-guards)([-.][\\w.-]*)?\\.ts$',
+  client: into('client'),
+  // The composition root: src/app*.ts, src/wire-*.ts, src/cli*.ts, src/process-guards.ts.
+  root: '^(\\.\\./)+(src/)?(app|wire|cli|process-guards)([-.][\\w.-]*)?\\.ts$',
 };
 
 /**
@@ -49,6 +53,10 @@ const TABLE = {
   'src/server': { may: ['core', 'config', 'gateway', 'telemetry', 'resolvers'], types: ['store'] },
   resolvers: { may: ['core', 'config', 'gateway', 'usage'], types: ['router'] },
   'src/simulator': { may: [] },
+  'src/client': {
+    may: [],
+    never: [{ regex: `^(node:|(${NODE_BUILTINS.join('|')})(/|$))`, message: 'src/client/ is bundled for browsers: no Node built-ins' }],
+  },
 };
 
 const listOf = (names) => (names.length ? names.join(', ') : 'nothing of ours');
@@ -72,7 +80,7 @@ function layerRules(folder, { may, types = [], only = {}, never = [] }) {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'coverage/', 'bench/results/'] },
+  { ignores: ['node_modules/', 'dist/', 'coverage/', 'bench/results/', 'console/dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -83,6 +91,16 @@ export default tseslint.config(
     },
   },
   ...Object.entries(TABLE).map(([folder, layer]) => layerRules(folder, layer)),
+  {
+    // The console is a browser app over the public GraphQL API: of our code it imports the client only.
+    files: ['console/src/**/*.{ts,tsx}', 'console/graphiql/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [WORKSPACE_ONLY, { regex: '^\\.{1,2}/(.*/)?(src/(core|config|providers|router|gateway|store|usage|telemetry|server|simulator)/|src/[\\w.-]+\\.ts$|resolvers/|schema/|test/|bench/)', message: 'console/ may import only the client (src/client/): it uses the public GraphQL API' }] },
+      ],
+    },
+  },
   {
     // Tests read loosely typed documents (YAML, JSON bodies); `any` there is a reading aid, not a hole in src/.
     files: ['test/**/*.ts', 'bench/**/*.ts'],

@@ -22,6 +22,7 @@ export interface MessageInputArgs {
   toolCallId?: string | null;
   name?: string | null;
   toolCalls?: Array<{ id: string; name: string; arguments: string }> | null;
+  reasoningParts?: Array<{ text: string; signature?: string | null; redacted?: boolean | null; provider?: string | null; toolCallId?: string | null }> | null;
 }
 
 export interface CompletionInputArgs {
@@ -36,6 +37,7 @@ export interface CompletionInputArgs {
   topP?: number | null;
   stop?: string[] | null;
   seed?: number | null;
+  reasoningEffort?: 'minimal' | 'low' | 'medium' | 'high' | null;
   task?: string | null;
   quality?: 'fast' | 'balanced' | 'best' | null;
   latencyBudgetMs?: number | null;
@@ -48,7 +50,7 @@ export interface CompletionInputArgs {
   idempotencyKey?: string | null;
 }
 
-const FIELD_ORDER = ['route', 'model', 'messages', 'tools', 'toolChoice', 'responseFormat', 'maxTokens', 'temperature', 'topP', 'stop', 'seed', 'task', 'quality', 'latencyBudgetMs', 'costCeilingUsd', 'allowProviders', 'denyProviders', 'metadata', 'providerOptions', 'cache', 'idempotencyKey'];
+const FIELD_ORDER = ['route', 'model', 'messages', 'tools', 'toolChoice', 'responseFormat', 'maxTokens', 'temperature', 'topP', 'stop', 'seed', 'reasoningEffort', 'task', 'quality', 'latencyBudgetMs', 'costCeilingUsd', 'allowProviders', 'denyProviders', 'metadata', 'providerOptions', 'cache', 'idempotencyKey'];
 
 const nn = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
 
@@ -76,6 +78,7 @@ function buildMessage(m: MessageInputArgs, i: number, problems: Array<[string, s
   if (m.toolCalls?.length && m.role !== 'assistant') problems.push([at('toolCalls'), `only ASSISTANT messages take toolCalls, not ${ROLE}`]);
   if (nn(m.toolCallId) !== undefined && m.role !== 'tool') problems.push([at('toolCallId'), `only TOOL messages take a toolCallId, not ${ROLE}`]);
   if (nn(m.name) !== undefined && m.role !== 'tool') problems.push([at('name'), `only TOOL messages take a name, not ${ROLE}`]);
+  if (m.reasoningParts?.length && m.role !== 'assistant') problems.push([at('reasoningParts'), `only ASSISTANT messages take reasoningParts, not ${ROLE}`]);
   const content = nn(m.content);
   switch (m.role) {
     case 'system':
@@ -90,7 +93,14 @@ function buildMessage(m: MessageInputArgs, i: number, problems: Array<[string, s
     }
     case 'assistant':
       return [
-        compact({ role: 'assistant', content: content ?? null, toolCalls: m.toolCalls?.length ? m.toolCalls.map((c) => ({ ...c })) : undefined }),
+        compact({
+          role: 'assistant',
+          content: content ?? null,
+          toolCalls: m.toolCalls?.length ? m.toolCalls.map((c) => ({ ...c })) : undefined,
+          reasoningParts: m.reasoningParts?.length
+            ? m.reasoningParts.map((p) => compact({ text: p.text, signature: nn(p.signature), redacted: nn(p.redacted), provider: nn(p.provider), toolCallId: nn(p.toolCallId) }))
+            : undefined,
+        }),
         { role: m.role, textParts: 0 },
       ];
     case 'tool':
@@ -160,6 +170,7 @@ export function toGatewayRequest(input: CompletionInputArgs, ctx: Pick<GraphQLCo
     topP: nn(input.topP),
     stop: nn(input.stop),
     seed: nn(input.seed),
+    reasoningEffort: nn(input.reasoningEffort),
     metadata: nn(input.metadata),
     providerOptions: nn(input.providerOptions),
   });

@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { UsageAnalytics } from '../src/gateway/services.ts';
 import type { AttemptRecord, Completion } from '../src/core/index.ts';
 import { ledgerEventsNewestFirst, pageLedgerEvents } from '../src/usage/completion-log.ts';
-import { graphqlCodeOf, type UsageEvent } from '../src/core/index.ts';
+import { graphqlCodeOf, type ReasoningPart, type UsageEvent } from '../src/core/index.ts';
 import { toGatewayRequest, type CompletionInputArgs } from './completion-input.ts';
 import type { GraphQLContext } from './context.ts';
 import { badUserInput } from './errors.ts';
@@ -161,6 +161,13 @@ export const completionResolvers = {
     priceSource: (c: PricedLike) => c.priceSource ?? (c.costUsd === null ? 'none' : 'config'),
     priceVersion: (c: PricedLike) => c.priceVersion ?? null,
     usage: usageFields,
+  },
+  AssistantMessage: {
+    reasoning: (m: Completion['message']) => m.reasoning ?? null,
+    reasoningParts: (m: Completion['message']) => m.reasoningParts ?? [],
+  },
+  ReasoningPart: {
+    redacted: (p: ReasoningPart) => p.redacted === true,
   },
   Attempt: {
     ...targetFields,

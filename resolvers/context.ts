@@ -11,6 +11,8 @@ import { createLoaders, type Loaders } from './loaders.ts';
 export interface GraphQLContext extends Services {
   config: Config;
   principal: Principal;
+  /** True when the gateway has no keys: every caller is the local admin (the `viewer` query reports it). */
+  localMode: boolean;
   loaders: Loaders;
   /** Fires when the HTTP client goes away; passed down to the gateway so the upstream call stops too. */
   signal?: AbortSignal | undefined;
@@ -23,12 +25,14 @@ export interface ContextInput {
   services: Services;
   config: Config;
   principal: Principal;
+  /** The authenticator's local mode (false when absent). */
+  localMode?: boolean | undefined;
   signal?: AbortSignal | undefined;
   shutdown?: AbortSignal | undefined;
   requestId?: string | undefined;
 }
 
 /** One context per operation (HTTP request or subscription): loaders must not outlive it. */
-export function createContext({ services, ...rest }: ContextInput): GraphQLContext {
-  return { ...services, ...rest, loaders: createLoaders(services) };
+export function createContext({ services, localMode, ...rest }: ContextInput): GraphQLContext {
+  return { ...services, ...rest, localMode: localMode ?? false, loaders: createLoaders(services) };
 }

@@ -8,6 +8,7 @@ import { routeResolvers } from './route.ts';
 import { DateTimeScalar, JSONScalar } from './scalars.ts';
 import { subscriptionResolvers } from './subscription.ts';
 import { usageResolvers } from './usage.ts';
+import { viewerResolvers } from './viewer.ts';
 
 export { createContext, type GraphQLContext } from './context.ts';
 export { formatGraphQLError } from './errors.ts';
@@ -22,6 +23,7 @@ const enums = {
   ResponseFormatType: { TEXT: 'text', JSON_OBJECT: 'json_object', JSON_SCHEMA: 'json_schema' },
   RouteStrategy: { PRIORITY: 'priority', WEIGHTED: 'weighted', LEAST_LATENCY: 'least-latency', CHEAPEST: 'cheapest', CASCADE: 'cascade' },
   Quality: { FAST: 'fast', BALANCED: 'balanced', BEST: 'best' },
+  ReasoningEffort: { MINIMAL: 'minimal', LOW: 'low', MEDIUM: 'medium', HIGH: 'high' },
   TargetTier: { FAST: 'fast', BALANCED: 'balanced', BEST: 'best' },
   CircuitState: { CLOSED: 'closed', OPEN: 'open', HALF_OPEN: 'half-open' },
   ApiKeyScope: { ADMIN: 'admin', CLIENT: 'client' },
@@ -39,7 +41,7 @@ function merge(...maps: Array<Record<string, Section | object>>): GraphQLResolve
 }
 
 export const resolvers: GraphQLResolverMap<GraphQLContext> = {
-  ...merge(providerResolvers, routeResolvers, completionResolvers, embeddingsResolvers, subscriptionResolvers, apiKeyResolvers, usageResolvers, enums),
+  ...merge(providerResolvers, routeResolvers, completionResolvers, embeddingsResolvers, subscriptionResolvers, apiKeyResolvers, usageResolvers, viewerResolvers, enums),
   JSON: JSONScalar,
   DateTime: DateTimeScalar,
 };

@@ -43,7 +43,7 @@ const nn = <T>(v: T | null | undefined): T | undefined => (v === null ? undefine
  * RouteInput → RouteConfig through the config file's own schema (same defaults, same messages), then the
  * cross-checks config loading does: every target must name a configured provider and one of its models.
  */
-export function toRouteConfig(input: RouteInputArgs, ctx: GraphQLContext): RouteConfig {
+export function toRouteConfig(input: RouteInputArgs, ctx: Pick<GraphQLContext, 'catalog'>, argument = 'input'): RouteConfig {
   const raw = {
     name: input.name,
     ...(nn(input.strategy) !== undefined && { strategy: input.strategy }),
@@ -60,12 +60,12 @@ export function toRouteConfig(input: RouteInputArgs, ctx: GraphQLContext): Route
   const problems: Array<[string, string]> = [];
   const parsed = RouteConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    problems.push(...issueProblems(parsed.error.issues, ['input']));
+    problems.push(...issueProblems(parsed.error.issues, [argument]));
   } else {
     parsed.data.targets.forEach((t, i) => {
       const provider = ctx.catalog.provider(t.provider);
-      if (!provider) problems.push([`input.targets[${i}].provider`, `unknown provider "${t.provider}"`]);
-      else if (!ctx.catalog.get(t.provider, t.model)) problems.push([`input.targets[${i}].model`, `provider "${t.provider}" has no model "${t.model}"`]);
+      if (!provider) problems.push([`${argument}.targets[${i}].provider`, `unknown provider "${t.provider}"`]);
+      else if (!ctx.catalog.get(t.provider, t.model)) problems.push([`${argument}.targets[${i}].model`, `provider "${t.provider}" has no model "${t.model}"`]);
     });
   }
   if (problems.length > 0 || !parsed.success) {
@@ -84,8 +84,13 @@ export const routeResolvers = {
     // A client key limited to routes sees only those (as completions: what it may not see reads as absent).
     routes: (_: unknown, _args: unknown, ctx: GraphQLContext) => ctx.routes.list().filter((r) => maySeeRoute(ctx.principal, r.route.name)),
     route: (_: unknown, args: { name: string }, ctx: GraphQLContext) => visibleRoute(ctx, args.name),
-    explainRoute: (_: unknown, args: { input: CompletionInputArgs }, ctx: GraphQLContext): Promise<RoutePlan> =>
-      ctx.gateway.explain(toGatewayRequest(args.input, ctx)),
+    explainRoute: (_: unknown, args: { input: CompletionInputArgs; draft?: RouteInputArgs | null }, ctx: GraphQLContext): Promise<RoutePlan> => {
+      if (!args.draft) return ctx.gateway.explain(toGatewayRequest(args.input, ctx));
+      // A draft is a route definition: only those who may save one may try one.
+      requireAdmin(ctx.principal);
+      const draft = toRouteConfig(args.draft, ctx, 'draft');
+      return ctx.gateway.explain(toGatewayRequest({ ...args.input, route: draft.name, model: null }, ctx), draft);
+    },
   },
   Mutation: {
     // Through the store when routes are shared: persisted, published, and applied on every instance.

@@ -9,6 +9,15 @@ import { targetFields } from './provider.ts';
 /** A CompletionEvent as the GraphQL union member it becomes (`__typename` picks the member). */
 export type EventPayload =
   | { __typename: 'CompletionStartEvent'; completionId: string; route: string; routeVersion: number; provider: string; model: string }
+  | {
+      __typename: 'ReasoningDeltaEvent';
+      text: string;
+      index: number;
+      signature: string | null;
+      redacted: boolean;
+      provider: string | null;
+      toolCallId: string | null;
+    }
   | { __typename: 'TextDeltaEvent'; text: string }
   | { __typename: 'ToolCallDeltaEvent'; index: number; id: string | null; name: string | null; argumentsDelta: string }
   | { __typename: 'SwitchEvent'; from: TargetRef; to: TargetRef; reason: string; errorCode: string; resumed: boolean }
@@ -27,6 +36,16 @@ export function toPayload(ev: CompletionEvent): EventPayload {
   switch (ev.type) {
     case 'start':
       return { __typename: 'CompletionStartEvent', completionId: ev.id, route: ev.route, routeVersion: ev.routeVersion, provider: ev.provider, model: ev.model };
+    case 'reasoning-delta':
+      return {
+        __typename: 'ReasoningDeltaEvent',
+        text: ev.text,
+        index: ev.index ?? 0,
+        signature: ev.signature ?? null,
+        redacted: ev.redacted === true,
+        provider: ev.provider ?? null,
+        toolCallId: ev.toolCallId ?? null,
+      };
     case 'text-delta':
       return { __typename: 'TextDeltaEvent', text: ev.text };
     case 'tool-call-delta':

@@ -38,6 +38,8 @@ async function start(argv: string[]): Promise<void> {
   const describe = (url: string, simLines: string[]) => [
     `  GraphQL        ${url}/graphql   (HTTP and WebSocket graphql-transport-ws)`,
     `  OpenAI-compat  ${url}/v1        (chat/completions, models, embeddings)`,
+    `  Anthropic      ${url}/v1/messages`,
+    `  console        ${url}/console`,
     `  health         ${url}/healthz   ${url}/readyz`,
     ...(simLines.length > 0 ? ['  no config given: simulated providers', ...simLines] : [`  config         ${configPath}`]),
   ];

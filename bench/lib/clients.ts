@@ -114,7 +114,29 @@ export interface StreamRunner {
   close(): Promise<void>;
 }
 
-function firstContent(buf: string): boolean {
+/** What marks a stream's first content and its proper end, per wire format. */
+export interface StreamFormat {
+  /** True for an SSE `data:` payload that carries content. */
+  isContent(json: unknown): boolean;
+  /** Text the last bytes of a complete stream contain. */
+  endMarker: string;
+}
+
+export const OPENAI_SSE: StreamFormat = {
+  isContent: (json) => Boolean((json as { choices?: Array<{ delta?: { content?: string | null } }> }).choices?.[0]?.delta?.content),
+  endMarker: '[DONE]',
+};
+
+/** The Anthropic Messages API stream: content is a `content_block_delta` with text; it ends with `message_stop`. */
+export const ANTHROPIC_SSE: StreamFormat = {
+  isContent: (json) => {
+    const j = json as { type?: string; delta?: { type?: string; text?: string } };
+    return j.type === 'content_block_delta' && j.delta?.type === 'text_delta' && Boolean(j.delta.text);
+  },
+  endMarker: 'message_stop',
+};
+
+function firstContent(buf: string, format: StreamFormat): boolean {
   let from = 0;
   for (;;) {
     const end = buf.indexOf('\n\n', from);
@@ -126,8 +148,7 @@ function firstContent(buf: string): boolean {
       const data = line.slice(5).trim();
       if (data === '[DONE]') continue;
       try {
-        const json = JSON.parse(data) as { choices?: Array<{ delta?: { content?: string | null } }> };
-        if (json.choices?.[0]?.delta?.content) return true;
+        if (format.isContent(JSON.parse(data))) return true;
       } catch {
         // not JSON: not content
       }
@@ -135,8 +156,8 @@ function firstContent(buf: string): boolean {
   }
 }
 
-/** OpenAI SSE over undici; one keep-alive pool per target, sized for the 1,000-stream scenario. */
-export function restStreamRunner(t: HttpTarget, connections = 1_100, timeoutMs = 60_000): StreamRunner {
+/** SSE over undici (OpenAI's by default); one keep-alive pool per target, sized for the 1,000-stream scenario. */
+export function restStreamRunner(t: HttpTarget, connections = 1_100, timeoutMs = 60_000, format: StreamFormat = OPENAI_SSE): StreamRunner {
   const pool = new Pool(t.origin, { connections, pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   return {
     async one() {
@@ -154,7 +175,7 @@ export function restStreamRunner(t: HttpTarget, connections = 1_100, timeoutMs =
         for await (const chunk of res.body as AsyncIterable<string>) {
           if (ttftMs === undefined) {
             buf += chunk;
-            if (firstContent(buf)) {
+            if (firstContent(buf, format)) {
               ttftMs = performance.now() - t0;
               buf = '';
             }
@@ -163,7 +184,7 @@ export function restStreamRunner(t: HttpTarget, connections = 1_100, timeoutMs =
         }
         const totalMs = performance.now() - t0;
         if (ttftMs === undefined) return { ok: false, totalMs, error: 'no content' };
-        if (!tail.includes('[DONE]')) return { ok: false, ttftMs, totalMs, error: 'stream ended without [DONE]' };
+        if (!tail.includes(format.endMarker)) return { ok: false, ttftMs, totalMs, error: `stream ended without ${format.endMarker}` };
         return { ok: true, ttftMs, totalMs };
       } catch (err) {
         return { ok: false, ...(ttftMs !== undefined && { ttftMs }), error: (err as Error).message };

@@ -3,6 +3,7 @@ import { cache } from './cache.ts';
 import { fallback } from './fallback.ts';
 import { graphqlStream } from './graphql-stream.ts';
 import { graphql } from './graphql.ts';
+import { messagesStream } from './messages-stream.ts';
 import { rest100 } from './rest-100.ts';
 import { rest } from './rest.ts';
 import { route } from './route.ts';
@@ -12,4 +13,4 @@ import { soak } from './soak.ts';
 import { stream } from './stream.ts';
 import { manyStreams } from './streams-1000.ts';
 
-export const SCENARIOS: readonly Scenario[] = [rest, rest100, stream, graphql, graphqlStream, fallback, manyStreams, route, cache, scaling, soak];
+export const SCENARIOS: readonly Scenario[] = [rest, rest100, stream, messagesStream, graphql, graphqlStream, fallback, manyStreams, route, cache, scaling, soak];

@@ -200,10 +200,25 @@ export const ServerConfigSchema = z.strictObject({
   maxConnections: z.number().int().positive().default(10_000),
   cors: z
     .strictObject({
-      /** Browser origins besides the gateway's own that may open a WebSocket (e.g. https://app.example.com). */
+      /**
+       * Browser origins besides the gateway's own (e.g. https://app.example.com) whose pages may call /graphql
+       * and /v1/* (CORS, src/server/cors.ts) and open a graphql-ws WebSocket. Exact origins only: no wildcard.
+       */
       origins: z.array(z.string().refine(isOrigin, 'expected an origin: scheme://host[:port], no path')).default([]),
+      /** Sends `Access-Control-Allow-Credentials: true`, so those pages may send cookies (bearer keys need none). */
+      credentials: z.boolean().default(false),
+      /** How long a browser may reuse a preflight's answer (`Access-Control-Max-Age`; Chromium caps it at 2 h). */
+      maxAgeSeconds: z.number().int().nonnegative().max(86_400).default(600),
     })
     .prefault({}),
+  /** The web console at /console, served from console/dist (`npm run build:console`; `npm start` builds it when stale). */
+  console: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+    })
+    .prefault({}),
+  /** GraphiQL at GET /graphql for browsers (HTML preferred, no query). Unset: on in local mode (no keys), off otherwise. */
+  graphiql: z.boolean().optional(),
   graphql: z
     .strictObject({
       maxDepth: z.number().int().positive().default(12),

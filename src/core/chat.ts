@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { exceedsJsonDepth, jsonTextExceedsDepth, TOO_DEEP_MESSAGE } from './json-depth.ts';
+import { ReasoningEffortSchema, ReasoningPartSchema } from './reasoning.ts';
 
 /**
  * The normalized chat contract. Every API (GraphQL, OpenAI-compatible REST) turns its input into a
@@ -61,6 +62,11 @@ export const AssistantMessageSchema = z.object({
   role: z.literal('assistant'),
   content: z.union([z.string(), z.array(TextPartSchema)]).nullable().optional(),
   toolCalls: z.array(RequestToolCallSchema).optional(),
+  /**
+   * The reasoning of this turn as a reply returned it (ChatResponse.reasoningParts), sent back so a thinking
+   * model can continue it: Anthropic and Gemini reject a tool-use turn whose signed reasoning is missing.
+   */
+  reasoningParts: z.array(ReasoningPartSchema).optional(),
 });
 export const ToolMessageSchema = z.object({
   role: z.literal('tool'),
@@ -112,6 +118,11 @@ export const ChatRequestSchema = z.object({
   topP: z.number().min(0).max(1).optional(),
   stop: z.array(z.string()).max(16).optional(),
   seed: z.number().int().optional(),
+  /**
+   * How hard a reasoning model should think: OpenAI `reasoning_effort`, an Anthropic thinking budget, a Gemini
+   * thinking budget (REASONING_BUDGET_TOKENS). Reasoning comes back on ChatResponse.reasoning / reasoningParts.
+   */
+  reasoningEffort: ReasoningEffortSchema.optional(),
   /** Caller's labels; never sent upstream except where a vendor has a metadata field. */
   metadata: z.record(z.string(), z.string()).optional(),
   /**
@@ -152,7 +163,10 @@ export const ChatResponseSchema = z.object({
   model: z.string(),
   /** The provider's id for this response or request (`chatcmpl-…`, `msg_…`, `request-id` header). */
   providerRequestId: z.string().optional(),
+  /** The readable reasoning, all parts' text concatenated; absent when the model showed none. */
   reasoning: z.string().optional(),
+  /** The reasoning block by block, with the signatures a client needs to send the turn back; absent when none. */
+  reasoningParts: z.array(ReasoningPartSchema).optional(),
 });
 
 export type CacheControl = z.infer<typeof CacheControlSchema>;

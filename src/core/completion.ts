@@ -1,5 +1,7 @@
 import type { FinishReason, ToolCall, Usage } from './chat.ts';
 import { GatewayError, type ErrorKind } from './gateway-error.ts';
+import type { ReasoningPart } from './reasoning.ts';
+import type { ReasoningDelta } from './stream-part.ts';
 
 /**
  * The records every layer shares: who asks (Principal), what one provider call did (AttemptRecord), what
@@ -68,6 +70,17 @@ export function totalCost(attempts: readonly AttemptRecord[]): number | null {
   return Math.round(sum * 1e10) / 1e10;
 }
 
+/** What a completion answered. `reasoning` / `reasoningParts` are set only when the model returned reasoning. */
+export interface CompletionMessage {
+  role: 'assistant';
+  content: string | null;
+  toolCalls: ToolCall[];
+  /** The readable reasoning, concatenated. */
+  reasoning?: string | undefined;
+  /** The reasoning block by block with its signatures: what a client sends back on the assistant turn. */
+  reasoningParts?: ReasoningPart[] | undefined;
+}
+
 /** The record of one completed request: what GraphQL `Completion` and the REST body are built from. */
 export interface Completion {
   id: string;
@@ -78,7 +91,7 @@ export interface Completion {
   /** The name the provider says answered. */
   upstreamModel: string;
   providerRequestId?: string | undefined;
-  message: { role: 'assistant'; content: string | null; toolCalls: ToolCall[] };
+  message: CompletionMessage;
   finishReason: FinishReason;
   usage: Usage;
   /**
@@ -113,6 +126,8 @@ export type CompletionEvent =
   | { type: 'start'; id: string; route: string; routeVersion: number; provider: string; model: string }
   /** `resumed`: content from `from` already reached the client and `to` continues it (resumeStreams). */
   | { type: 'switch'; from: TargetRef; to: TargetRef; reason: string; errorKind: string; resumed: boolean }
+  /** Reasoning arrives before the text it leads to; the done event's completion carries the assembled parts. */
+  | ReasoningDelta
   | { type: 'text-delta'; text: string }
   | { type: 'tool-call-delta'; index: number; id?: string | undefined; name?: string | undefined; argumentsDelta: string }
   | { type: 'done'; completion: Completion }

@@ -19,6 +19,8 @@ export function estimateInputTokens(req: ChatRequest): number {
       }
     }
     if (m.role === 'assistant' && m.toolCalls) for (const c of m.toolCalls) chars += c.name.length + c.arguments.length;
+    // Reasoning sent back is read again by the model (Anthropic bills the current turn's thinking as input).
+    if (m.role === 'assistant' && m.reasoningParts) for (const r of m.reasoningParts) chars += r.text.length;
   }
   for (const t of req.tools ?? []) chars += t.name.length + (t.description?.length ?? 0) + JSON.stringify(t.parameters).length;
   if (req.responseFormat?.type === 'json_schema') chars += JSON.stringify(req.responseFormat.schema).length;

@@ -1,4 +1,5 @@
 export * from './chat.ts';
+export * from './reasoning.ts';
 export * from './embeddings.ts';
 export * from './gateway-error.ts';
 export * from './completion.ts';

@@ -1,4 +1,4 @@
-import type { Config } from '../config/index.ts';
+import type { Config, RouteConfig } from '../config/index.ts';
 import { GatewayError, newId as makeId, sleep, type Completion } from '../core/index.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import { createInMemoryBreakerState, type BreakerState } from '../router/circuit-breaker.ts';
@@ -15,7 +15,7 @@ import { asEmbeddings } from './embeddings.ts';
 import { createPipeline, type Stage } from './pipeline.ts';
 import { providerHealth } from './provider-health.ts';
 import { RequestContext } from './request-context.ts';
-import { createRouteResolver, type RouteResolver, type RouteResolverDeps } from './route-resolver.ts';
+import { createRouteResolver, ResolvedRequest, type RouteResolver, type RouteResolverDeps } from './route-resolver.ts';
 import { createTokenCounter, type TokenCounter } from './token-counter.ts';
 import type { Gateway, RouteInsights, Services } from './services.ts';
 import { createUpstreamCall } from './upstream-call.ts';
@@ -100,8 +100,11 @@ export function createGateway(deps: GatewayDeps) {
   }
 
   /** Where a request would go, by the request path's own planning, without calling a provider. */
-  async function explain(req: GatewayRequest): Promise<RoutePlan> {
-    return (await upstream.planFor(req, resolver.resolve(req))).plan;
+  async function explain(req: GatewayRequest, draft?: RouteConfig): Promise<RoutePlan> {
+    const resolved = draft
+      ? new ResolvedRequest(req.chat, req.principal, 'route', draft, (routes.get(draft.name)?.version ?? 0) + 1, catalog.targetsOf(draft), draft.name, undefined)
+      : resolver.resolve(req);
+    return (await upstream.planFor(req, resolved)).plan;
   }
 
   const insights: RouteInsights = {

@@ -245,6 +245,7 @@ class Pipeline implements RequestPipeline {
       case 'switch':
         ctx.target = ev.to;
         break;
+      case 'reasoning-delta':
       case 'text-delta':
       case 'tool-call-delta':
         if (ctx.firstOutputMs === null) ctx.firstOutputMs = round3(this.#now() - ctx.startedAt);

@@ -88,6 +88,8 @@ function normalizeMessage(m: Message): unknown {
         role: m.role,
         content: normalizeContent(m.content),
         toolCalls: m.toolCalls?.length ? m.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: canonicalArguments(c.arguments) })) : undefined,
+        // The model continues from its signed reasoning, so it is part of the prompt.
+        reasoningParts: m.reasoningParts?.length ? m.reasoningParts : undefined,
       };
     case 'tool':
       return { role: m.role, toolCallId: m.toolCallId, name: m.name, content: normalizeContent(m.content) };
@@ -108,6 +110,7 @@ function normalizeChat(chat: ChatRequest): unknown {
     topP: chat.topP,
     stop: chat.stop?.length ? chat.stop : undefined,
     seed: chat.seed,
+    reasoningEffort: chat.reasoningEffort,
     providerOptions: chat.providerOptions,
   };
 }

@@ -1,3 +1,4 @@
+import type { RouteConfig } from '../config/index.ts';
 import type { ApiKeyInput, ApiKeyRecord, Completion, CompletionEvent, LedgerSink } from '../core/index.ts';
 import type { RoutePlan, Target } from '../router/route-plan.ts';
 import type { RouteTable } from '../router/route-table.ts';
@@ -20,8 +21,11 @@ export interface Gateway {
   stream(request: StoreRequest | RequestContext): AsyncGenerator<CompletionEvent>;
   /** An embeddings request (embeddings.ts `embeddingsRequest`) through the same pipeline. */
   embed(request: StoreRequest | RequestContext): Promise<Embeddings>;
-  /** Where a request would go, by the request path's own planning, without calling a provider. */
-  explain(request: GatewayRequest): Promise<RoutePlan>;
+  /**
+   * Where a request would go, by the request path's own planning, without calling a provider; with `draft`,
+   * on that route definition as if it were saved (a dry run of an edit; the caller checks who may).
+   */
+  explain(request: GatewayRequest, draft?: RouteConfig): Promise<RoutePlan>;
 }
 
 /** Live figures of routes and providers for explanations and health (breakers, rolling latency, prices). */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Completion, CompletionEvent } from '../core/index.ts';
+import { ReasoningPartSchema, reasoningDeltas, type Completion, type CompletionEvent } from '../core/index.ts';
 
 /**
  * Completions kept by the store stages (the response cache, idempotency records) and served again: how
@@ -9,6 +9,7 @@ import type { Completion, CompletionEvent } from '../core/index.ts';
 /** Replays a finished completion as the events a live stream would have produced. */
 export async function* replayAsStream(c: Completion): AsyncGenerator<CompletionEvent> {
   yield { type: 'start', id: c.id, route: c.route, routeVersion: c.routeVersion, provider: c.provider, model: c.model };
+  yield* reasoningDeltas(c.message.reasoningParts);
   if (c.message.content) yield { type: 'text-delta', text: c.message.content };
   for (const [index, call] of c.message.toolCalls.entries()) {
     yield { type: 'tool-call-delta', index, id: call.id, name: call.name, argumentsDelta: call.arguments };
@@ -28,6 +29,8 @@ const StoredCompletionSchema = z
       role: z.literal('assistant'),
       content: z.string().nullable(),
       toolCalls: z.array(z.object({ id: z.string(), name: z.string(), arguments: z.string() })),
+      reasoning: z.string().optional(),
+      reasoningParts: z.array(ReasoningPartSchema).optional(),
     }),
     finishReason: z.enum(['stop', 'length', 'tool_calls', 'content_filter', 'error', 'other']),
     usage: z.object({

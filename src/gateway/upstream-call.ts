@@ -3,6 +3,8 @@ import {
   attemptsOf,
   emptyUsage,
   GatewayError,
+  ReasoningAccumulator,
+  reasoningDeltas,
   RoutingError,
   ToolCallAccumulator,
   totalCost,
@@ -146,7 +148,13 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
       model: target.model,
       upstreamModel: res.model || target.upstreamModel,
       providerRequestId: res.providerRequestId,
-      message: { role: 'assistant', content: res.text === '' && res.toolCalls.length > 0 ? null : res.text, toolCalls: res.toolCalls },
+      message: {
+        role: 'assistant',
+        content: res.text === '' && res.toolCalls.length > 0 ? null : res.text,
+        toolCalls: res.toolCalls,
+        ...(res.reasoning !== undefined && { reasoning: res.reasoning }),
+        ...(res.reasoningParts !== undefined && { reasoningParts: res.reasoningParts }),
+      },
       finishReason: res.finishReason,
       usage,
       costUsd: attempts.some((a) => a.costUsd !== undefined) ? totalCost(attempts) : priced.costUsd,
@@ -230,6 +238,7 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
     const { value, target, attempts } = result;
     yield { type: 'start', id, route: p.route, routeVersion: p.routeVersion, provider: target.provider, model: target.model };
     const ttft = Math.round((now() - started) * 1000) / 1000;
+    yield* reasoningDeltas(value.reasoningParts);
     if (value.text) yield { type: 'text-delta', text: value.text };
     for (const [index, call] of value.toolCalls.entries()) {
       yield { type: 'tool-call-delta', index, id: call.id, name: call.name, argumentsDelta: call.arguments };
@@ -269,7 +278,7 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
     }
     let current: Target | undefined;
     let text = '';
-    let reasoning = '';
+    const reasoning = new ReasoningAccumulator();
     let ttft: number | null = null;
     let upstreamModel = '';
     let providerRequestId: string | undefined;
@@ -300,6 +309,8 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
             errorKind: ev.error.kind,
             resumed: ev.resumed === true,
           };
+          // The continuing call's reasoning blocks are its own: they must not merge into the broken call's.
+          if (ev.resumed === true) reasoning.newSegment();
           break;
         case 'attempts':
           attempts = ev.attempts;
@@ -314,7 +325,9 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
           yield ev;
           break;
         case 'reasoning-delta':
-          reasoning += ev.text;
+          ttft ??= Math.round((now() - started) * 1000) / 1000;
+          reasoning.add(ev);
+          yield ev;
           break;
         case 'tool-call-delta':
           ttft ??= Math.round((now() - started) * 1000) / 1000;
@@ -330,7 +343,7 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
             usage: ev.usage ?? emptyUsage(),
             model: ev.model ?? upstreamModel,
             providerRequestId: ev.providerRequestId ?? providerRequestId,
-            ...(reasoning && { reasoning }),
+            ...reasoning.fields(),
           };
           yield { type: 'done', completion: finish(id, p, current!, res, attempts, started, ttft, call) };
           return;

@@ -10,8 +10,11 @@ import { withServerSpan } from '../telemetry/server-span.ts';
 import { currentTraceId } from '../telemetry/tracing.ts';
 import type { Authenticator } from './authenticator.ts';
 import { gatewayErrorExtensions } from '../../resolvers/errors.ts';
+import { createCors, isCorsPath } from './cors.ts';
+import { createConsoleAssets } from './console-assets.ts';
 import { createGraphQLEndpoint, writeErrors } from './graphql/graphql-endpoint.ts';
 import { chatCompletions, embeddings, listModels, sendError, type RestContext } from './openai-compat/openai-routes.ts';
+import { createMessagesRoutes, MESSAGES_PATHS } from './anthropic-compat/messages-routes.ts';
 import { createStreamShutdown } from './stream-shutdown.ts';
 
 /** After the grace period: how long streams get to deliver their `shutting_down` terminal event. */
@@ -29,7 +32,7 @@ export interface ServerDeps {
   tracer?: Tracer | undefined;
 }
 
-const TRACED_ROUTES = new Set(['/graphql', '/v1/chat/completions', '/v1/embeddings', '/v1/models']);
+const TRACED_ROUTES = new Set(['/graphql', '/v1/chat/completions', '/v1/embeddings', '/v1/models', ...MESSAGES_PATHS]);
 
 /** The route template of an API request (never the raw URL), or undefined for health and metrics. */
 function tracedRoute(url: string | undefined): string | undefined {
@@ -112,7 +115,11 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
   const shutdown = createStreamShutdown();
   const graphql = await createGraphQLEndpoint({ services, config, auth, logger, tracer: deps.tracer, shutdown });
   const limit = config.server.bodyLimitBytes;
+  const cors = createCors(config.server.cors);
+  // GraphiQL is a local-mode convenience unless the config turns it on (or off) explicitly.
+  const assets = createConsoleAssets({ console: config.server.console.enabled, graphiql: config.server.graphiql ?? auth.localMode, localMode: auth.localMode });
   const openStreams = new Set<ServerResponse>();
+  const anthropic = createMessagesRoutes({ gateway, auth, readJson: async (req) => parseJson(await readBody(req, limit)), shutdown, openStreams, logger });
   let draining = false;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -137,7 +144,10 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
         res.writeHead(draining ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify({ status, problems }));
         return;
       }
+      // Before either API runs, so its answers (errors included) carry the CORS headers a page needs to read them.
+      if (isCorsPath(path) && cors.handle(req, res)) return;
       if (path === '/graphql') {
+        if (assets.wantsGraphiQL(req, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)))) return await assets.serveGraphiQL(req, res);
         let body = '';
         try {
           if (req.method === 'POST') body = await readBody(req, limit);
@@ -150,6 +160,8 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
         await graphql.handleHttp(req, res, body);
         return;
       }
+      if (path.startsWith('/console') && (await assets.handle(req, res, path))) return;
+      if (MESSAGES_PATHS.has(path)) return await anthropic.handle(req, res, requestId, path);
       if (path.startsWith('/v1/')) {
         const principal = await auth.resolve(req.headers.authorization);
         const controller = new AbortController();

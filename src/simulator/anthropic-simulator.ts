@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { ErrorResponse, ProtocolSimulator, SimContext, SimErrorKind, SimRequest, StreamWriter } from './protocol.ts';
+import { checkThinkingBlock, checkToolTurn, parseThinking, thinkingBlocks } from './anthropic-thinking.ts';
 import { chunkText, countTokens, fragment, planReply, type PlannedReply, type ToolOffer } from './reply.ts';
+import { planThinking, wantsRedacted, type PlannedThinking, type ThoughtSigner } from './thinking.ts';
 
 /**
  * Anthropic Messages API simulator (`POST /v1/messages`), written from
@@ -19,7 +21,13 @@ import { chunkText, countTokens, fragment, planReply, type PlannedReply, type To
  *   (keyed by model and the prefix content). First time: `cache_creation_input_tokens` = prefix tokens; after:
  *   `cache_read_input_tokens`. `input_tokens` is the rest (it excludes cached tokens, as the API's does).
  *   Unlike the real API there is no minimum cacheable length.
- * - output = planReply's outputTokens (after a stop sequence cut, recounted).
+ * - output = planReply's outputTokens (after a stop sequence cut, recounted), plus the thinking's tokens.
+ *
+ * Extended thinking (`thinking: {type: 'enabled', budget_tokens}` or `adaptive`): the reply starts with a thinking
+ * block (planThinking) signed by this simulator, and a redacted_thinking block when the prompt says "redact";
+ * streamed as thinking_delta pieces and one signature_delta. Thinking blocks sent back must carry a signature this
+ * simulator issued (else 400), and with thinking on, a tool-result turn's assistant message must start with one
+ * (src/simulator/anthropic-thinking.ts).
  */
 
 type Json = Record<string, unknown>;
@@ -46,6 +54,7 @@ interface ParsedRequest {
   toolsDisabled: boolean;
   forcedTool: string | undefined;
   json: Json | undefined;
+  thinking: boolean;
 }
 
 interface Usage {
@@ -54,10 +63,16 @@ interface Usage {
   cache_read_input_tokens: number;
   cache_creation: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
   output_tokens: number;
+  /** Set when the reply thought: the thinking's share of output_tokens. */
+  output_tokens_details?: { thinking_tokens: number };
   service_tier: 'standard';
 }
 
 class InvalidRequest extends Error {}
+
+const fail = (message: string): never => {
+  throw new InvalidRequest(message);
+};
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -127,7 +142,7 @@ function blockText(block: Json, where: string): string {
   }
 }
 
-function parseRequest(body: unknown): ParsedRequest {
+function parseRequest(body: unknown, signer: ThoughtSigner): ParsedRequest {
   if (!isObject(body)) throw new InvalidRequest('Request body must be a JSON object');
   if (typeof body.model !== 'string' || body.model === '') throw new InvalidRequest('model: Field required');
   if (body.max_tokens === undefined || body.max_tokens === null) throw new InvalidRequest('max_tokens: Field required');
@@ -190,6 +205,7 @@ function parseRequest(body: unknown): ParsedRequest {
     m.content.forEach((b: unknown, j: number) => {
       const where = `messages.${i}.content.${j}`;
       if (!isObject(b)) throw new InvalidRequest(`${where}: Input should be a valid dictionary`);
+      checkThinkingBlock(b, where, signer, fail);
       const text = blockText(b, where);
       segments.push({ key: `${role}\u0000${i}\u0000${String(b.type)}\u0000${text}`, tokens: countTokens(text) + (j === 0 ? 3 : 0), cache: cacheOf(b) });
       if (b.type === 'text') texts.push(text);
@@ -235,6 +251,9 @@ function parseRequest(body: unknown): ParsedRequest {
     if (forcedTool !== undefined && tools.length === 0) throw new InvalidRequest('tool_choice may only be specified while providing tools.');
   }
 
+  const thinking = parseThinking(body, body.max_tokens, fail);
+  if (thinking) checkToolTurn(messages, fail);
+
   let json: Json | undefined;
   if (isObject(body.output_config) && body.output_config.format !== undefined && body.output_config.format !== null) {
     const format = body.output_config.format;
@@ -265,6 +284,7 @@ function parseRequest(body: unknown): ParsedRequest {
     toolsDisabled,
     forcedTool,
     json,
+    thinking,
   };
 }
 
@@ -298,14 +318,22 @@ function computeUsage(req: ParsedRequest, ctx: SimContext, outputTokens: number)
 
 interface Outcome {
   reply: PlannedReply;
+  /** Set when the request turned thinking on. */
+  thinking: PlannedThinking | undefined;
+  redacted: boolean;
   stopReason: 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use';
   stopSequence: string | null;
 }
 
 function plan(req: ParsedRequest, replyWords: number): Outcome {
+  // max_tokens covers thinking and answer alike: what thinking took is not left for the answer.
+  const thinking = req.thinking ? planThinking(req.prompt, req.toolResult, replyWords) : undefined;
+  const redacted = thinking !== undefined && wantsRedacted(req.prompt);
+  const maxTokens = Math.max(1, req.maxTokens - (thinking?.tokens ?? 0));
   // The parsed request carries the reply's inputs under the same names.
-  const reply = planReply({ ...req, replyWords });
-  if (reply.toolCalls.length > 0) return { reply, stopReason: 'tool_use', stopSequence: null };
+  const reply = planReply({ ...req, maxTokens, replyWords });
+  const base = { thinking, redacted };
+  if (reply.toolCalls.length > 0) return { ...base, reply, stopReason: 'tool_use', stopSequence: null };
   if (req.json === undefined && req.stopSequences.length > 0) {
     let cut = -1;
     let matched: string | null = null;
@@ -318,10 +346,10 @@ function plan(req: ParsedRequest, replyWords: number): Outcome {
     }
     if (matched !== null) {
       const text = reply.text.slice(0, cut);
-      return { reply: { ...reply, text, outputTokens: countTokens(text), finish: 'stop' }, stopReason: 'stop_sequence', stopSequence: matched };
+      return { ...base, reply: { ...reply, text, outputTokens: countTokens(text), finish: 'stop' }, stopReason: 'stop_sequence', stopSequence: matched };
     }
   }
-  return { reply, stopReason: reply.finish === 'length' ? 'max_tokens' : 'end_turn', stopSequence: null };
+  return { ...base, reply, stopReason: reply.finish === 'length' ? 'max_tokens' : 'end_turn', stopSequence: null };
 }
 
 function rateLimitHeaders(inputTokens: number, outputTokens: number, exhausted: boolean, resetS: number): Record<string, string> {
@@ -339,8 +367,8 @@ function rateLimitHeaders(inputTokens: number, outputTokens: number, exhausted: 
   return h;
 }
 
-function contentBlocks(outcome: Outcome): Json[] {
-  const blocks: Json[] = [];
+function contentBlocks(outcome: Outcome, signer: ThoughtSigner): Json[] {
+  const blocks: Json[] = outcome.thinking ? thinkingBlocks(outcome.thinking, outcome.redacted, signer) : [];
   const { text, toolCalls } = outcome.reply;
   if (text !== '' || toolCalls.length === 0) blocks.push({ type: 'text', text });
   for (const call of toolCalls) blocks.push({ type: 'tool_use', id: toolUseId(), name: call.name, input: call.arguments });
@@ -350,7 +378,7 @@ function contentBlocks(outcome: Outcome): Json[] {
 async function handleMessages(ctx: SimContext): Promise<void> {
   let req: ParsedRequest;
   try {
-    req = parseRequest(ctx.req.body);
+    req = parseRequest(ctx.req.body, ctx.signer);
   } catch (err) {
     if (err instanceof InvalidRequest) {
       ctx.sendError(400, err.message, 'bad_request');
@@ -368,7 +396,9 @@ async function handleMessages(ctx: SimContext): Promise<void> {
     return;
   }
   const outcome = plan(req, ctx.faults.replyWords);
-  const usage = computeUsage(req, ctx, outcome.reply.outputTokens);
+  const thinkingTokens = outcome.thinking?.tokens ?? 0;
+  const usage = computeUsage(req, ctx, outcome.reply.outputTokens + thinkingTokens);
+  if (outcome.thinking) usage.output_tokens_details = { thinking_tokens: thinkingTokens };
   const headers = {
     'request-id': requestId(),
     'anthropic-organization-id': '00000000-0000-4000-8000-000000000000',
@@ -383,7 +413,7 @@ async function handleMessages(ctx: SimContext): Promise<void> {
         id,
         type: 'message',
         role: 'assistant',
-        content: contentBlocks(outcome),
+        content: contentBlocks(outcome, ctx.signer),
         stop_reason: outcome.stopReason,
         stop_sequence: outcome.stopSequence,
         usage,
@@ -443,6 +473,22 @@ async function streamMessage(ctx: SimContext, req: ParsedRequest, outcome: Outco
     pinged = true;
     return send('ping', { type: 'ping' });
   };
+  for (const block of outcome.thinking ? thinkingBlocks(outcome.thinking, outcome.redacted, ctx.signer) : []) {
+    if (block.type === 'redacted_thinking') {
+      // Redacted reasoning arrives whole in its start event.
+      if (!(await send('content_block_start', { type: 'content_block_start', index, content_block: block }))) return;
+    } else {
+      const start = { type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } };
+      if (!(await send('content_block_start', start))) return;
+      if (!(await ping())) return;
+      for (const piece of chunkText(String(block.thinking), ctx.faults.chunkCount)) {
+        if (!(await send('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: piece } }, true))) return;
+      }
+      if (!(await send('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: block.signature } }))) return;
+    }
+    if (!(await send('content_block_stop', { type: 'content_block_stop', index }))) return;
+    index++;
+  }
   const { text, toolCalls } = outcome.reply;
   if (text !== '' || toolCalls.length === 0) {
     if (!(await send('content_block_start', { type: 'content_block_start', index, content_block: { type: 'text', text: '' } }))) return;
@@ -473,6 +519,7 @@ async function streamMessage(ctx: SimContext, req: ParsedRequest, outcome: Outco
       cache_creation_input_tokens: usage.cache_creation_input_tokens,
       cache_read_input_tokens: usage.cache_read_input_tokens,
       output_tokens: usage.output_tokens,
+      ...(usage.output_tokens_details && { output_tokens_details: usage.output_tokens_details }),
     },
   };
   if (!(await send('message_delta', delta))) return;
@@ -481,10 +528,11 @@ async function streamMessage(ctx: SimContext, req: ParsedRequest, outcome: Outco
 }
 
 function handleCountTokens(ctx: SimContext): void {
-  const body = isObject(ctx.req.body) ? { max_tokens: 1, ...ctx.req.body } : ctx.req.body;
+  // count_tokens takes no max_tokens: a stand-in large enough for any thinking budget.
+  const body = isObject(ctx.req.body) ? { max_tokens: 1_000_000, ...ctx.req.body } : ctx.req.body;
   let req: ParsedRequest;
   try {
-    req = parseRequest(body);
+    req = parseRequest(body, ctx.signer);
   } catch (err) {
     if (err instanceof InvalidRequest) {
       ctx.sendError(400, err.message, 'bad_request');

@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ErrorResponse, ProtocolSimulator, SimContext, SimErrorKind, SimRequest, StreamWriter } from './protocol.ts';
+import { checkCurrentTurn, checkPartSignature, parseThinkingConfig, signReply, thoughtParts, type ThinkingConfig } from './gemini-thinking.ts';
 import { chunkText, countTokens, planReply, type PlannedReply, type PrefixCache, type ToolOffer } from './reply.ts';
+import { planThinking, type PlannedThinking, type ThoughtSigner } from './thinking.ts';
 
 /**
  * Google Gemini API simulator ("ML Dev" REST surface), written from
@@ -28,6 +30,10 @@ import { chunkText, countTokens, planReply, type PlannedReply, type PrefixCache,
  * Streaming: intermediate chunks carry usage with the prompt counts only (as in the recorded 2.0 stream); the last
  * chunk carries finishReason and the final usage. With faults.omitEndMarker the last chunk is sent like an
  * intermediate one (no finishReason, no final usage; in JSON-array mode also no closing `]`).
+ * Thinking (`generationConfig.thinkingConfig` with a non-zero budget): `thoughtsTokenCount` reports planThinking's
+ * tokens (outside candidatesTokenCount, inside totalTokenCount), thought parts come first with `includeThoughts`,
+ * and the reply is signed (thoughtSignature on its first function call, else on its text; the last text chunk
+ * when streamed). Signatures sent back are checked (src/simulator/gemini-thinking.ts).
  */
 
 type Json = Record<string, unknown>;
@@ -47,6 +53,10 @@ class ApiFailure extends Error {
 function invalid(message: string): ApiFailure {
   return new ApiFailure(400, message, 'bad_request');
 }
+
+const fail = (message: string): never => {
+  throw invalid(message);
+};
 
 function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -115,7 +125,8 @@ function partText(part: Json, where: string): { text: string; kind: 'text' | 'ca
   throw invalid(`* ${where}.data: required oneof field 'data' must have one initialized field`);
 }
 
-function parseContents(contents: unknown, field: string): ContentsInfo {
+/** `signer`: model parts' thought signatures are checked against it (generate requests). */
+function parseContents(contents: unknown, field: string, signer?: ThoughtSigner): ContentsInfo {
   if (!Array.isArray(contents)) throw invalid(`Invalid value at '${field}' (type.googleapis.com/google.ai.generativelanguage.v1beta.Content), expected a list`);
   const info: ContentsInfo = { tokens: 0, prompt: '', toolResult: undefined, lastRole: 'user' };
   contents.forEach((c: unknown, i: number) => {
@@ -130,6 +141,7 @@ function parseContents(contents: unknown, field: string): ContentsInfo {
     c.parts.forEach((p: unknown, j: number) => {
       if (!isObject(p)) throw invalid(`* ${where}.parts[${j}]: must be an object`);
       const { text, kind } = partText(p, `${where}.parts[${j}]`);
+      if (signer && role === 'model') checkPartSignature(p, signer, fail);
       tokens += countTokens(text);
       if (kind === 'text' && p.thought !== true) texts.push(text);
       if (kind === 'response') responses.push(JSON.stringify((p.functionResponse as Json).response ?? {}));
@@ -186,6 +198,7 @@ interface GenerateRequest {
   json: 'json' | Json | undefined;
   maxTokens: number | undefined;
   stopSequences: string[];
+  thinking: ThinkingConfig | undefined;
 }
 
 interface CacheEntry {
@@ -234,7 +247,7 @@ function parseGenerate(ctx: SimContext, model: string, body: unknown): GenerateR
     }
   }
 
-  const own = parseContents(body.contents, 'contents');
+  const own = parseContents(body.contents, 'contents', ctx.signer);
   const systemInstruction = cached ? cached.systemInstruction : body.systemInstruction;
   const cachedTokens = cached ? cached.tokens : 0;
   const promptTokens = cachedTokens + (cached ? 0 : systemTokens(systemInstruction)) + own.tokens;
@@ -276,6 +289,7 @@ function parseGenerate(ctx: SimContext, model: string, body: unknown): GenerateR
   let json: GenerateRequest['json'];
   let maxTokens: number | undefined;
   let stopSequences: string[] = [];
+  let thinking: ThinkingConfig | undefined;
   if (body.generationConfig !== undefined) {
     const gc = body.generationConfig;
     if (!isObject(gc)) throw invalid("Invalid value at 'generation_config': expected an object");
@@ -294,10 +308,13 @@ function parseGenerate(ctx: SimContext, model: string, body: unknown): GenerateR
     if (hasSchema && gc.responseMimeType !== 'application/json' && gc.responseMimeType !== 'text/x.enum') {
       throw invalid(`* GenerateContentRequest.generation_config.response_mime_type: allowed mimetypes are \`application/json\` and \`text/x.enum\` when response_schema is set.`);
     }
+    thinking = parseThinkingConfig(gc, fail);
     if (gc.responseMimeType === 'application/json') {
       json = isObject(gc.responseJsonSchema) ? gc.responseJsonSchema : isObject(gc.responseSchema) ? normalizeSchema(gc.responseSchema) : 'json';
     }
   }
+
+  if (thinking) checkCurrentTurn(body.contents as unknown[], fail);
 
   return {
     model,
@@ -311,6 +328,7 @@ function parseGenerate(ctx: SimContext, model: string, body: unknown): GenerateR
     json,
     maxTokens,
     stopSequences,
+    thinking,
   };
 }
 
@@ -320,11 +338,18 @@ function parseGenerate(ctx: SimContext, model: string, body: unknown): GenerateR
 interface Outcome {
   reply: PlannedReply;
   finishReason: 'STOP' | 'MAX_TOKENS';
+  thinking?: PlannedThinking | undefined;
 }
 
 function plan(req: GenerateRequest, replyWords: number): Outcome {
+  const thinking = req.thinking ? planThinking(req.prompt, req.toolResult, replyWords) : undefined;
+  // Thoughts count against maxOutputTokens.
+  const maxTokens = req.maxTokens === undefined ? undefined : Math.max(1, req.maxTokens - (thinking?.tokens ?? 0));
   // The parsed request carries the reply's inputs under the same names.
-  const reply = planReply({ ...req, replyWords });
+  return { ...answer(req, planReply({ ...req, maxTokens, replyWords })), thinking };
+}
+
+function answer(req: GenerateRequest, reply: PlannedReply): Outcome {
   if (reply.toolCalls.length === 0 && req.json === undefined && req.stopSequences.length > 0) {
     let cut = -1;
     for (const s of req.stopSequences) {
@@ -339,10 +364,11 @@ function plan(req: GenerateRequest, replyWords: number): Outcome {
   return { reply, finishReason: reply.finish === 'length' ? 'MAX_TOKENS' : 'STOP' };
 }
 
-function usageMetadata(req: GenerateRequest, candidates: number | undefined): Json {
+function usageMetadata(req: GenerateRequest, candidates: number | undefined, thoughts = 0): Json {
   const u: Json = { promptTokenCount: req.promptTokens };
   if (candidates !== undefined) u.candidatesTokenCount = candidates;
-  u.totalTokenCount = req.promptTokens + (candidates ?? 0);
+  if (thoughts > 0) u.thoughtsTokenCount = thoughts;
+  u.totalTokenCount = req.promptTokens + (candidates ?? 0) + thoughts;
   if (req.cachedTokens > 0) u.cachedContentTokenCount = req.cachedTokens;
   u.promptTokensDetails = [{ modality: 'TEXT', tokenCount: req.promptTokens }];
   if (req.cachedTokens > 0) u.cacheTokensDetails = [{ modality: 'TEXT', tokenCount: req.cachedTokens }];
@@ -374,10 +400,14 @@ async function handleGenerate(ctx: SimContext, version: string, model: string, s
   const outcome = plan(req, ctx.faults.replyWords);
   const responseId = randomId(23);
   const { reply } = outcome;
+  const thinking = outcome.thinking;
+  const thoughts = thinking && req.thinking?.includeThoughts ? thoughtParts(thinking, []) : [];
   if (!stream) {
-    const parts: Json[] = reply.text !== '' || reply.toolCalls.length === 0 ? [{ text: reply.text }] : [];
-    parts.push(...functionCallParts(reply));
-    ctx.sendJson(200, responseChunk(parts, outcome.finishReason, usageMetadata(req, reply.outputTokens), model, responseId), { 'content-type': 'application/json; charset=UTF-8' });
+    const texts: Json[] = reply.text !== '' || reply.toolCalls.length === 0 ? [{ text: reply.text }] : [];
+    const calls = functionCallParts(reply);
+    if (thinking) signReply(texts, calls, reply.text, ctx.signer);
+    const parts = [...thoughts, ...texts, ...calls];
+    ctx.sendJson(200, responseChunk(parts, outcome.finishReason, usageMetadata(req, reply.outputTokens, thinking?.tokens), model, responseId), { 'content-type': 'application/json; charset=UTF-8' });
     return;
   }
 
@@ -398,12 +428,18 @@ async function handleGenerate(ctx: SimContext, version: string, model: string, s
     return out;
   };
 
-  // Content frames: text pieces, then all function calls whole in one chunk.
-  const frames: Json[][] = chunkText(reply.text, ctx.faults.chunkCount).map((piece) => [{ text: piece }]);
-  if (reply.toolCalls.length > 0) frames.push(functionCallParts(reply));
-  if (frames.length === 0) frames.push([{ text: '' }]);
+  // Content frames: thought pieces, text pieces, then all function calls whole in one chunk.
+  const textFrames: Json[][] = chunkText(reply.text, ctx.faults.chunkCount).map((piece) => [{ text: piece }]);
+  const calls = functionCallParts(reply);
+  if (textFrames.length === 0 && calls.length === 0) textFrames.push([{ text: '' }]);
+  if (thinking) signReply(textFrames.map((f) => f[0]!), calls, reply.text, ctx.signer);
+  const frames: Json[][] = [
+    ...(thoughts.length > 0 && thinking ? thoughtParts(thinking, chunkText(thinking.text, ctx.faults.chunkCount)).map((p) => [p]) : []),
+    ...textFrames,
+    ...(calls.length > 0 ? [calls] : []),
+  ];
   const running = usageMetadata(req, undefined);
-  const final = usageMetadata(req, reply.outputTokens);
+  const final = usageMetadata(req, reply.outputTokens, thinking?.tokens);
 
   for (let i = 0; i < frames.length; i++) {
     const last = i === frames.length - 1 && !ctx.faults.omitEndMarker;

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Faults } from './faults.ts';
 import type { PrefixCache } from './reply.ts';
+import type { ThoughtSigner } from './thinking.ts';
 
 export const SIM_PROTOCOLS = ['openai', 'anthropic', 'gemini', 'ollama'] as const;
 export type SimProtocol = (typeof SIM_PROTOCOLS)[number];
@@ -46,6 +47,8 @@ export interface SimContext {
   faults: Faults;
   /** Shared per simulator: remembers cacheable prefixes across requests. */
   prefixCache: PrefixCache;
+  /** Shared per simulator: issues and checks thinking signatures (only its own are accepted back). */
+  signer: ThoughtSigner;
   sendJson(status: number, body: unknown, headers?: Record<string, string>): void;
   /** Sends the protocol's error envelope for `status` (retry-after from faults for 429/503/529). */
   sendError(status: number, message: string, kind?: SimErrorKind): void;

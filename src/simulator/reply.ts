@@ -116,7 +116,7 @@ export function planReply(input: ReplyInput): PlannedReply {
   return { text, toolCalls: [], finish, outputTokens };
 }
 
-function sentence(prompt: string, words: number): string {
+export function sentence(prompt: string, words: number): string {
   let s = seedOf(prompt);
   const out: string[] = [];
   for (let i = 0; i < words; i++) {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { echoedRequest, FaultsSchema, resolveFaults, type Faults, type FaultsInput } from './faults.ts';
 import { kindOfInjectedStatus, type ProtocolSimulator, type SimContext, type SimErrorKind, type SimProtocol, type SimRequest, type StreamWriter } from './protocol.ts';
 import { PrefixCache } from './reply.ts';
+import { ThoughtSigner } from './thinking.ts';
 import { anthropicSimulator } from './anthropic-simulator.ts';
 import { geminiSimulator } from './gemini-simulator.ts';
 import { ollamaSimulator } from './ollama-simulator.ts';
@@ -24,6 +25,8 @@ export interface SimulatorOptions {
   faults?: FaultsInput;
   /** When set, requests must carry this key the protocol's way, or get the protocol's 401. */
   apiKey?: string;
+  /** Secret of the thinking signatures this simulator issues; random per instance when unset. */
+  signingSecret?: string;
   /** Injected for deterministic error rates in tests. */
   random?: () => number;
 }
@@ -62,6 +65,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   let baseFaults: Faults = FaultsSchema.parse(opts.faults ?? {});
   const random = opts.random ?? Math.random;
   const prefixCache = new PrefixCache();
+  const signer = new ThoughtSigner(opts.signingSecret);
   const stats: SimulatorStats = { requests: 0, aborted: 0, completed: 0, inFlight: 0, streamedBytes: 0 };
   const events = new EventEmitter();
 
@@ -148,6 +152,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       res,
       faults,
       prefixCache,
+      signer,
       sendJson: (status, body, headers) => {
         res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
       },

@@ -237,7 +237,7 @@ export function createTracing(deps: TracingDeps) {
                     it ??= open()[Symbol.asyncIterator]();
                     const r = await it.next();
                     if (r.done || r.value.type === 'finish' || r.value.type === 'error') stop();
-                    else if (first && (r.value.type === 'text-delta' || r.value.type === 'tool-call-delta')) {
+                    else if (first && (r.value.type === 'text-delta' || r.value.type === 'tool-call-delta' || r.value.type === 'reasoning-delta')) {
                       first = false;
                       call.addEvent('gen_ai.first_token', { [ATTR.ttftMs]: Math.round((clock() - at) * 1000) / 1000 });
                     }
@@ -295,10 +295,10 @@ export function createTracing(deps: TracingDeps) {
       }
     }
 
-    /** A stream event before its terminal one: the first token and fallbacks are marked on the route span. */
+    /** A stream event before its terminal one: the first token (reasoning counts) and fallbacks are marked on the route span. */
     function see(ev: { type: string }): void {
       if (ev.type === 'switch') switches++;
-      else if (ttftMs === null && (ev.type === 'text-delta' || ev.type === 'tool-call-delta')) {
+      else if (ttftMs === null && (ev.type === 'text-delta' || ev.type === 'tool-call-delta' || ev.type === 'reasoning-delta')) {
         ttftMs = Math.round((clock() - start) * 1000) / 1000;
         span.addEvent('gen_ai.first_token', { [ATTR.ttftMs]: ttftMs });
       }

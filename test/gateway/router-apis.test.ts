@@ -66,6 +66,21 @@ describe('GraphQL', () => {
     expect(other.data.explainRoute).toMatchObject({ chosen: { provider: { id: 'sim-anthropic' } }, excluded: [{ provider: { id: 'sim-openai' }, reason: 'when: task (none) is not one of chat' }] });
   });
 
+  it('explainRoute with a draft plans on the edit without saving it; a bad draft names its field', async () => {
+    const q = `query($input: CompletionInput!, $draft: RouteInput) { explainRoute(input: $input, draft: $draft) { route routeVersion chosen { provider { id } } } }`;
+    const input = { route: 'default', messages: [{ role: 'USER', content: 'Hi' }] };
+    const saved = (await gql(q, { input })).data.explainRoute;
+    expect(saved.chosen.provider.id).toBe('sim-openai');
+    const draft = { name: 'default', targets: [{ provider: 'sim-gemini', model: 'gemini-2.5-flash' }, { provider: 'sim-openai', model: 'gpt-4o-mini' }] };
+    const drafted = await gql(q, { input, draft });
+    expect(drafted.errors).toBeUndefined();
+    expect(drafted.data.explainRoute).toEqual({ route: 'default', routeVersion: saved.routeVersion + 1, chosen: { provider: { id: 'sim-gemini' } } });
+    // Nothing was saved.
+    expect((await gql(q, { input })).data.explainRoute).toEqual(saved);
+    const bad = await gql(q, { input, draft: { ...draft, targets: [{ provider: 'sim-gemini', model: 'no-such-model' }] } });
+    expect(bad.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', param: 'draft.targets[0].model' });
+  });
+
   it('CompletionInput constraints: denyProviders, quality; bad values name the field', async () => {
     const res = await gql(`mutation { createCompletion(input: { messages: [{ role: USER, content: "hi" }], denyProviders: ["sim-openai"], quality: FAST }) { provider { id } } }`);
     expect(res.errors).toBeUndefined();

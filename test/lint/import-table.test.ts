@@ -25,6 +25,7 @@ const TARGETS: Record<string, string> = {
   server: 'src/server/http-server.ts',
   simulator: 'src/simulator/reply.ts',
   resolvers: 'resolvers/index.ts',
+  client: 'src/client/index.ts',
   app: 'src/app.ts',
 };
 
@@ -80,7 +81,7 @@ async function importProblems(filePath: string, code: string): Promise<string[]>
 describe('the README import table is enforced by lint', () => {
   it('lists every folder of src/ and resolvers/', () => {
     expect(rows.map((r) => r.folder).sort()).toEqual(
-      ['resolvers', 'src/config', 'src/core', 'src/gateway', 'src/providers', 'src/router', 'src/server', 'src/simulator', 'src/store', 'src/telemetry', 'src/usage'].sort(),
+      ['resolvers', 'src/client', 'src/config', 'src/core', 'src/gateway', 'src/providers', 'src/router', 'src/server', 'src/simulator', 'src/store', 'src/telemetry', 'src/usage'].sort(),
     );
   });
 

@@ -127,14 +127,19 @@ describe('anthropic adapter: replies', () => {
     }
   });
 
-  it('keeps thinking as reasoning, numbers several tool calls 0, 1 and gives an argument-less call {}', async () => {
+  it('keeps thinking as reasoning with its signature, numbers several tool calls 0, 1 and gives an argument-less call {}', async () => {
     const { adapter } = await setup(() => stream('thinking-tools.sse'));
     const parts = await drain(adapter.stream(HELLO, OPTS));
+    const signature = 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds';
     expect(parts.filter((p) => p.type === 'reasoning-delta')).toEqual([
-      { type: 'reasoning-delta', text: 'Two lookups ' },
-      { type: 'reasoning-delta', text: 'needed.' },
+      { type: 'reasoning-delta', text: 'Two lookups ', index: 0, provider: 'anthropic' },
+      { type: 'reasoning-delta', text: 'needed.', index: 0, provider: 'anthropic' },
+      // signature_delta closes the block: it is what lets the turn go back to Anthropic.
+      { type: 'reasoning-delta', text: '', index: 0, provider: 'anthropic', signature },
     ]);
     const res = await collectStream(adapter.stream(HELLO, OPTS));
+    expect(res.reasoning).toBe('Two lookups needed.');
+    expect(res.reasoningParts).toEqual([{ text: 'Two lookups needed.', signature, provider: 'anthropic' }]);
     expect(res.toolCalls).toEqual([
       { id: 'toolu_01A', name: 'get_weather', arguments: '{"location":"Paris"}' },
       { id: 'toolu_01B', name: 'get_time', arguments: '{}' },

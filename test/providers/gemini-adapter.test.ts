@@ -71,6 +71,14 @@ describe('gemini adapter: replies', () => {
       usage: { inputTokens: 9, outputTokens: 272, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 244 },
       model: 'gemini-3-pro-preview',
       providerRequestId: 'Un6LacrVMcjUxs0PmJfWoQc',
+      // Gemini 3 signs the text part: the signature is kept (no text of its own) to go back with the turn.
+      reasoningParts: [
+        {
+          text: '',
+          provider: 'gemini',
+          signature: 'EtoFCtcFAb4+9vtfe4MXRxQjw48U1WKrR/7lYsgFkVi/bepqsSPjY0VU7HEzkeCBIfy1fu5t9aUZ4IZ65aWagqbBrV45fc97olcg',
+        },
+      ],
     });
     const sent = server.requests[0]!;
     expect(sent.method).toBe('POST');
@@ -165,7 +173,7 @@ describe('gemini adapter: replies', () => {
     ];
     reply = { status: 200, headers: SSE, chunks: chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`) };
     const parts = await drain(adapter.stream(hello, opts));
-    expect(parts.filter((p) => p.type === 'reasoning-delta')).toEqual([{ type: 'reasoning-delta', text: 'Counting letters.' }]);
+    expect(parts.filter((p) => p.type === 'reasoning-delta')).toEqual([{ type: 'reasoning-delta', text: 'Counting letters.', index: 0, provider: 'gemini' }]);
     const whole = {
       candidates: [
         { content: { role: 'model', parts: [{ text: 'Counting letters.', thought: true }, { text: 'Three.' }] }, finishReason: 'STOP' },

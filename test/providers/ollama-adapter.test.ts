@@ -125,8 +125,8 @@ describe('ollama adapter: replies', () => {
     const parts = await drain(adapter.stream(chat(), opts({ model: 'qwen3' })));
     terminal(parts);
     expect(parts.filter((p) => p.type === 'reasoning-delta')).toEqual([
-      { type: 'reasoning-delta', text: 'Two cities; ' },
-      { type: 'reasoning-delta', text: 'call the tool twice.' },
+      { type: 'reasoning-delta', text: 'Two cities; ', provider: 'ollama' },
+      { type: 'reasoning-delta', text: 'call the tool twice.', provider: 'ollama' },
     ]);
     expect(parts.filter((p) => p.type === 'text-delta')).toEqual([{ type: 'text-delta', text: 'Checking 東京 and Zürich…' }]);
     // The server's function.index restarts per line; ours is the ordinal in the reply.

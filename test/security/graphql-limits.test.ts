@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parse } from 'graphql/index.js';
+import { getIntrospectionQuery, parse } from 'graphql/index.js';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,6 +85,22 @@ describe('operation limits', () => {
     expect(status).toBe(400);
     expect(body.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
     expect(body.errors?.[0]?.message).toMatch(/complexity 2501 exceeds the limit of 2000/);
+  });
+
+  it("answers the standard introspection query (GraphiQL's, codegen's) with the default limits", async () => {
+    const { status, body } = await h.gql(getIntrospectionQuery());
+    expect(body.errors).toBeUndefined();
+    expect(status).toBe(200);
+    expect((body.data as { __schema: { queryType: { name: string } } }).__schema.queryType.name).toBe('Query');
+  });
+
+  it('gives introspection a budget of its own: a fan-out of fragments over __schema is refused', async () => {
+    // Each fragment spreads the next one ten times: 10^4 expansions of the innermost selection.
+    const frags = ['fragment F0 on __Type { name kind }'];
+    for (let i = 1; i <= 4; i++) frags.push(`fragment F${i} on __Type { ${Array.from({ length: 10 }, () => `...F${i - 1}`).join(' ')} ofType { name } }`);
+    const { status, body } = await h.gql(`{ __schema { types { ...F4 } } } ${frags.join(' ')}`);
+    expect(status).toBe(400);
+    expect(body.errors?.[0]?.message).toMatch(/introspection complexity \d+ exceeds the limit of 20000/);
   });
 
   it('caps the aliases of one document at server.graphql.maxAliases', async () => {

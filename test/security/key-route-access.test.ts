@@ -76,6 +76,9 @@ describe('a client key with routes: [default]', () => {
     expect(body.errors?.[0]?.message).toContain('"llama3.2"');
     const explained = await gql(WEB, '{ explainRoute(input: { model: "llama3.2", messages: [{ role: USER, content: "hi" }] }) { route } }');
     expect(explained.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    // A draft route would let it plan on any target: drafts are for keys that may save routes.
+    const drafted = await gql(WEB, '{ explainRoute(input: { messages: [{ role: USER, content: "hi" }] }, draft: { name: "default", targets: [{ provider: "sim-ollama", model: "llama3.2" }] }) { route } }');
+    expect(drafted.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 
   it('gets no cached answer for a model it may not pin (the cache applies the same rule)', async () => {

@@ -53,7 +53,7 @@ describe('the REST stream loop honours backpressure (a fake response whose buffe
   /** A gateway whose stream yields `deltas` text deltas and counts how many of them were pulled. */
   function fakeGateway(deltas: number) {
     const seen = { pulled: 0, returned: false };
-    const completion = { id: 'cmpl_1', attempts: [], finishReason: 'stop', usage: { inputTokens: 1, outputTokens: deltas, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 } };
+    const completion = { id: 'cmpl_1', attempts: [], message: { role: 'assistant', content: '', toolCalls: [] }, finishReason: 'stop', usage: { inputTokens: 1, outputTokens: deltas, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 } };
     async function* stream(): AsyncGenerator<CompletionEvent> {
       try {
         yield { type: 'start', id: 'cmpl_1', route: 'default', routeVersion: 1, provider: 'p', model: 'm' };

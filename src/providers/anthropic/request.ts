@@ -1,11 +1,14 @@
 import {
   GatewayError,
   partsOf,
+  REASONING_BUDGET_TOKENS,
+  reasoningPartsFor,
   type CacheControl,
   type ChatRequest,
   type ContentPart,
   type ImagePart,
   type Message,
+  type ReasoningPart,
   type TextPart,
   type ToolCall,
   type ToolChoice,
@@ -81,6 +84,17 @@ function toolUseBlock(provider: string, call: ToolCall): Block {
   return { type: 'tool_use', id: call.id, name: call.name, input };
 }
 
+/**
+ * The turn's signed thinking, first in the assistant message as the API requires ("a final assistant message
+ * must start with a thinking block" when thinking is on). Unsigned reasoning and other vendors' signatures are
+ * left out: the API would reject them, and the model needs only its own.
+ */
+function thinkingBlocks(parts: readonly ReasoningPart[] | undefined): Block[] {
+  return reasoningPartsFor(parts, 'anthropic').map((p) =>
+    p.redacted === true ? { type: 'redacted_thinking', data: p.signature } : { type: 'thinking', thinking: p.text, signature: p.signature },
+  );
+}
+
 function toWire(provider: string, m: Exclude<Message, { role: 'system' }>): WireMessage {
   switch (m.role) {
     case 'user':
@@ -88,7 +102,11 @@ function toWire(provider: string, m: Exclude<Message, { role: 'system' }>): Wire
     case 'assistant':
       return {
         role: 'assistant',
-        content: [...contentBlocks(provider, m.content ?? ''), ...(m.toolCalls ?? []).map((c) => toolUseBlock(provider, c))],
+        content: [
+          ...thinkingBlocks(m.reasoningParts),
+          ...contentBlocks(provider, m.content ?? ''),
+          ...(m.toolCalls ?? []).map((c) => toolUseBlock(provider, c)),
+        ],
       };
     case 'tool':
       return {
@@ -128,6 +146,43 @@ function toolChoice(choice: ToolChoice): Block {
   return { type: 'tool', name: choice.name };
 }
 
+/**
+ * With thinking on, Anthropic refuses a tool-result turn whose assistant message does not start with its own
+ * signed thinking. A turn another vendor (or a non-thinking call) made has none, so that one request goes
+ * without thinking: the model continues the turn rather than the request failing for certain.
+ */
+function continuesUnsignedToolTurn(messages: readonly Message[]): boolean {
+  if (messages.at(-1)?.role !== 'tool') return false;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!;
+    if (m.role === 'assistant') return (m.toolCalls?.length ?? 0) > 0 && reasoningPartsFor(m.reasoningParts, 'anthropic').length === 0;
+    if (m.role !== 'tool') return false;
+  }
+  return false;
+}
+
+/**
+ * reasoningEffort → extended thinking with the effort's budget (REASONING_BUDGET_TOKENS). Anthropic counts
+ * thinking inside max_tokens and wants max_tokens above the budget, so the budget is added on top of the
+ * answer's own allowance: the request's max tokens keep bounding the visible answer. Thinking does not work
+ * with a changed temperature, a top_p under 0.95 or a forced tool choice; such a request is refused here
+ * (unsupported_feature, so a route tries its next target) instead of sent for a 400.
+ */
+function thinkingConfig(provider: string, req: ChatRequest, answerTokens: number): { thinking: Block; maxTokens: number } | undefined {
+  if (req.reasoningEffort === undefined || continuesUnsignedToolTurn(req.messages)) return undefined;
+  if (req.temperature !== undefined && req.temperature !== 1) {
+    throw unsupported(provider, 'temperature', 'Anthropic extended thinking (reasoningEffort) works only with temperature 1');
+  }
+  if (req.topP !== undefined && req.topP < 0.95) {
+    throw unsupported(provider, 'topP', 'Anthropic extended thinking (reasoningEffort) needs top_p of 0.95 or more');
+  }
+  if (req.toolChoice === 'required' || typeof req.toolChoice === 'object') {
+    throw unsupported(provider, 'toolChoice', 'Anthropic extended thinking (reasoningEffort) cannot force a tool call');
+  }
+  const budget = REASONING_BUDGET_TOKENS[req.reasoningEffort];
+  return { thinking: { type: 'enabled', budget_tokens: budget }, maxTokens: budget + answerTokens };
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -151,12 +206,15 @@ export function buildMessagesBody(
   }
 
   const { system, messages } = mapMessages(provider, req.messages);
+  const answerTokens = req.maxOutputTokens ?? opts.defaultMaxOutputTokens ?? DEFAULT_MAX_TOKENS;
+  const thinking = thinkingConfig(provider, req, answerTokens);
   const body: Record<string, unknown> = {
     model: opts.model,
-    max_tokens: req.maxOutputTokens ?? opts.defaultMaxOutputTokens ?? DEFAULT_MAX_TOKENS,
+    max_tokens: thinking?.maxTokens ?? answerTokens,
     ...(system.length > 0 && { system }),
     messages,
   };
+  if (thinking) body.thinking = thinking.thinking;
   if (req.tools?.length) {
     body.tools = req.tools.map((t) => ({
       name: t.name,

@@ -1,4 +1,4 @@
-import type { ChatResponse, FinishReason, ToolCall, Usage } from '../../core/index.ts';
+import { ReasoningAccumulator, type ChatResponse, type FinishReason, type ToolCall, type Usage } from '../../core/index.ts';
 import type { MessageWire, UsageWire } from './wire.ts';
 
 /** stop_reason → our finish reason (table in the protocol README); unknown values are a normal stop. */
@@ -37,17 +37,31 @@ export function usageOf(u: UsageWire | undefined): Usage {
   };
 }
 
+/** Who signed the reasoning parts this adapter reads (ReasoningPart.provider). */
+export const PROTOCOL = 'anthropic';
+
+/** A thinking block (or its streamed pieces) as a reasoning fragment; the content index keeps blocks apart. */
+export function thinkingDelta(index: number, thinking: string, signature?: string | null) {
+  return { text: thinking, index, provider: PROTOCOL, ...(signature ? { signature } : {}) };
+}
+
+/** A redacted_thinking block: no readable text, its encrypted data is what goes back. */
+export function redactedDelta(index: number, data: string) {
+  return { text: '', index, provider: PROTOCOL, redacted: true, signature: data };
+}
+
 /** A Message body → ChatResponse. */
 export function toChatResponse(msg: MessageWire, requestIdHeader: string | undefined): ChatResponse {
   let out = '';
-  let reasoning = '';
+  const reasoning = new ReasoningAccumulator();
   const toolCalls: ToolCall[] = [];
-  for (const block of msg.content) {
+  for (const [index, block] of msg.content.entries()) {
     if (block.type === 'text') out += block.text;
-    else if (block.type === 'thinking') reasoning += block.thinking;
+    else if (block.type === 'thinking') reasoning.add(thinkingDelta(index, block.thinking, block.signature));
+    else if (block.type === 'redacted_thinking') reasoning.add(redactedDelta(index, block.data));
     // Anthropic sends an object; the contract wants JSON text, serialized exactly once.
     else if (block.type === 'tool_use') toolCalls.push({ id: block.id, name: block.name, arguments: JSON.stringify(block.input) });
-    // redacted_thinking and server-side tool blocks (web search, code execution) have no place in the contract.
+    // Server-side tool blocks (web search, code execution) have no place in the contract.
   }
   return {
     text: out,
@@ -56,6 +70,6 @@ export function toChatResponse(msg: MessageWire, requestIdHeader: string | undef
     usage: usageOf(msg.usage),
     model: msg.model,
     providerRequestId: requestIdHeader ?? msg.id,
-    ...(reasoning && { reasoning }),
+    ...reasoning.fields(),
   };
 }

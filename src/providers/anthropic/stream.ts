@@ -2,7 +2,7 @@ import type { StreamPart } from '../../core/index.ts';
 import { invalidResponse, tryParseJson } from '../shared/http-errors.ts';
 import type { EventStreamSpec } from '../shared/stream-events.ts';
 import { streamError } from './errors.ts';
-import { finishReasonOf, usageOf } from './response.ts';
+import { finishReasonOf, redactedDelta, thinkingDelta, usageOf } from './response.ts';
 import { StreamEventWire, type UsageWire } from './wire.ts';
 
 type BlockState =
@@ -89,7 +89,11 @@ export class MessageStreamState {
         return this.emitText(block.text);
       case 'thinking':
         this.blocks.set(index, { kind: 'thinking', closed: false });
-        return block.thinking ? [{ type: 'reasoning-delta', text: block.thinking }] : [];
+        return block.thinking || block.signature ? [{ type: 'reasoning-delta', ...thinkingDelta(index, block.thinking, block.signature) }] : [];
+      case 'redacted_thinking':
+        // Arrives whole in its start event; its data must go back verbatim with the turn.
+        this.blocks.set(index, { kind: 'other', closed: false });
+        return [{ type: 'reasoning-delta', ...redactedDelta(index, block.data) }];
       case 'tool_use': {
         const ordinal = this.toolCount++;
         this.blocks.set(index, { kind: 'tool', closed: false, ordinal, args: '', input: block.input });
@@ -97,7 +101,7 @@ export class MessageStreamState {
         return [{ type: 'tool-call-delta', index: ordinal, id: block.id, name: block.name, argumentsDelta: '' }];
       }
       default:
-        // redacted_thinking and server-side tool blocks are not part of the contract.
+        // Server-side tool blocks are not part of the contract.
         this.blocks.set(index, { kind: 'other', closed: false });
         return [];
     }
@@ -106,14 +110,18 @@ export class MessageStreamState {
   private delta(index: number, delta: Extract<StreamEventWire, { type: 'content_block_delta' }>['delta']): StreamPart[] {
     const block = this.blocks.get(index);
     if (!block || block.closed) return this.fail(`delta for content block ${index}, which is not open`);
-    if (block.kind === 'other' || delta.type === 'signature_delta' || delta.type === 'unknown') return [];
+    if (block.kind === 'other' || delta.type === 'unknown') return [];
     switch (delta.type) {
+      case 'signature_delta':
+        // Closes a thinking block: without it the block cannot be sent back on the next turn.
+        if (block.kind !== 'thinking') break;
+        return delta.signature ? [{ type: 'reasoning-delta', ...thinkingDelta(index, '', delta.signature) }] : [];
       case 'text_delta':
         if (block.kind !== 'text') break;
         return this.emitText(delta.text);
       case 'thinking_delta':
         if (block.kind !== 'thinking') break;
-        return delta.thinking ? [{ type: 'reasoning-delta', text: delta.thinking }] : [];
+        return delta.thinking ? [{ type: 'reasoning-delta', ...thinkingDelta(index, delta.thinking) }] : [];
       case 'input_json_delta':
         if (block.kind !== 'tool') break;
         if (delta.partial_json === '') return [];

@@ -38,8 +38,10 @@ const ToolUseBlock = z.looseObject({
   name: z.string().min(1),
   input: z.record(z.string(), z.unknown()),
 });
-const ThinkingBlock = z.looseObject({ type: z.literal('thinking'), thinking: z.string() });
-const RedactedThinkingBlock = z.looseObject({ type: z.literal('redacted_thinking') });
+/** `signature` is '' on a streamed block's start (it arrives as a signature_delta) and set on a whole reply's. */
+const ThinkingBlock = z.looseObject({ type: z.literal('thinking'), thinking: z.string(), signature: z.string().nullish() });
+/** The reasoning encrypted by the API; `data` goes back verbatim. */
+const RedactedThinkingBlock = z.looseObject({ type: z.literal('redacted_thinking'), data: z.string() });
 
 export const ContentBlockWire = z.preprocess(
   openTypes(['text', 'tool_use', 'thinking', 'redacted_thinking']),

@@ -1,4 +1,15 @@
-import { exceedsJsonDepth, GatewayError, partsOf, textOf, type ChatRequest, type ImagePart, type Message } from '../../core/index.ts';
+import {
+  exceedsJsonDepth,
+  GatewayError,
+  partsOf,
+  REASONING_BUDGET_TOKENS,
+  reasoningPartsFor,
+  textOf,
+  type AssistantMessage,
+  type ChatRequest,
+  type ImagePart,
+  type Message,
+} from '../../core/index.ts';
 import type { Content, GenerateContentRequest, GenerationConfig, RequestPart } from './wire.ts';
 
 /**
@@ -89,6 +100,44 @@ function toolResponse(text: string): Record<string, unknown> {
   return { result: text };
 }
 
+/**
+ * A model turn as Gemini returned it: thoughts first (`thought: true`, with their signatures), then the text and
+ * the calls. Gemini signs the first function call of a step (or the text when there is none) rather than a
+ * thought, so a signature that belonged to a call goes back on that call, and one that belonged to the text on
+ * the first text part. Gemini 3 rejects a tool-use turn whose call lost its signature. Only Gemini's own
+ * reasoning is sent (reasoningPartsFor): another vendor's signature means nothing here.
+ */
+function modelParts(provider: string, m: AssistantMessage, at: string, callNames: Map<string, string>): RequestPart[] {
+  const reasoning = reasoningPartsFor(m.reasoningParts, 'gemini', true);
+  const callSignatures = new Map<string, string>();
+  const loose: string[] = [];
+  const thoughts: RequestPart[] = [];
+  const calls = new Set((m.toolCalls ?? []).map((c) => c.id));
+  for (const r of reasoning) {
+    if (r.redacted === true) continue;
+    if (r.text !== '') thoughts.push({ text: r.text, thought: true, ...(r.signature !== undefined && { thoughtSignature: r.signature }) });
+    else if (r.toolCallId !== undefined && calls.has(r.toolCallId) && r.signature !== undefined) callSignatures.set(r.toolCallId, r.signature);
+    else if (r.signature !== undefined) loose.push(r.signature);
+  }
+  const text: Array<{ text: string; thoughtSignature?: string }> = partsOf(m.content).flatMap((p) => (p.type === 'text' && p.text ? [{ text: p.text }] : []));
+  const fnParts: Array<Extract<RequestPart, { functionCall: unknown }>> = [];
+  for (const [j, call] of (m.toolCalls ?? []).entries()) {
+    callNames.set(call.id, call.name);
+    const args = parseArgs(provider, call.arguments, `${at}.toolCalls[${j}].arguments`);
+    const signature = callSignatures.get(call.id);
+    fnParts.push({
+      functionCall: { name: call.name, args, ...(!SYNTHETIC_CALL_ID.test(call.id) && { id: call.id }) },
+      ...(signature !== undefined && { thoughtSignature: signature }),
+    });
+  }
+  // A signature tied to no call: the text's (or, with no text, the first unsigned call's).
+  for (const signature of loose) {
+    const host = text.find((p) => p.thoughtSignature === undefined) ?? fnParts.find((p) => p.thoughtSignature === undefined);
+    if (host) host.thoughtSignature = signature;
+  }
+  return [...thoughts, ...text, ...fnParts];
+}
+
 function contentsOf(provider: string, messages: Message[]): { system: string[]; contents: Content[] } {
   const system: string[] = [];
   const contents: Content[] = [];
@@ -116,18 +165,9 @@ function contentsOf(provider: string, messages: Message[]): { system: string[]; 
           ),
         );
         break;
-      case 'assistant': {
-        const parts: RequestPart[] = partsOf(m.content).flatMap((p) => (p.type === 'text' && p.text ? [{ text: p.text }] : []));
-        for (const [j, call] of (m.toolCalls ?? []).entries()) {
-          callNames.set(call.id, call.name);
-          const args = parseArgs(provider, call.arguments, `${at}.toolCalls[${j}].arguments`);
-          parts.push({
-            functionCall: { name: call.name, args, ...(!SYNTHETIC_CALL_ID.test(call.id) && { id: call.id }) },
-          });
-        }
-        push('model', parts);
+      case 'assistant':
+        push('model', modelParts(provider, m, at, callNames));
         break;
-      }
       case 'tool': {
         // Gemini matches results to calls by function name; the id only helps us find that name.
         const name = m.name ?? callNames.get(m.toolCallId);
@@ -216,6 +256,12 @@ export function toGeminiRequest(provider: string, req: ChatRequest): Record<stri
     // only a label with no Gemini field. A description is carried in the schema where the model reads it.
     gc.responseJsonSchema =
       rf.description !== undefined && rf.schema.description === undefined ? { description: rf.description, ...rf.schema } : rf.schema;
+  }
+  if (req.reasoningEffort !== undefined) {
+    // Thoughts count against maxOutputTokens, so the budget is added to the answer's own allowance.
+    const budget = REASONING_BUDGET_TOKENS[req.reasoningEffort];
+    gc.thinkingConfig = { thinkingBudget: budget, includeThoughts: true };
+    if (gc.maxOutputTokens !== undefined) gc.maxOutputTokens += budget;
   }
   if (Object.keys(gc).length > 0) body.generationConfig = gc;
 

@@ -1,7 +1,43 @@
-import type { ChatResponse, FinishReason, ToolCall, Usage } from '../../core/index.ts';
+import { ReasoningAccumulator, type ChatResponse, type FinishReason, type ReasoningDelta, type ToolCall, type Usage } from '../../core/index.ts';
 import { invalidResponse } from '../shared/http-errors.ts';
 import { syntheticCallId } from './request.ts';
 import type { FunctionCall, GenerateContentResponse, UsageMetadata } from './wire.ts';
+
+type ResponsePart = NonNullable<NonNullable<NonNullable<GenerateContentResponse['candidates']>[number]['content']>['parts']>[number];
+
+/**
+ * Numbers Gemini's reasoning as reasoning fragments (ReasoningDelta) part by part. Consecutive thought chunks
+ * form one reasoning part until a signature closes it; a signature on a text or function-call part is a part of
+ * its own (tied to the call by `toolCallId`), so it can go back on the part that carried it.
+ */
+export class GeminiReasoning {
+  private index = 0;
+  private open = false;
+
+  /** The fragments of one response part; `callId` is set for a function-call part. */
+  of(part: ResponsePart, callId?: string): ReasoningDelta[] {
+    const signature = part.thoughtSignature || undefined;
+    if (part.thought === true && part.functionCall === undefined) {
+      if (!part.text && signature === undefined) return [];
+      const d = this.delta(part.text ?? '', signature);
+      this.open = signature === undefined;
+      if (!this.open) this.index++;
+      return [d];
+    }
+    if (this.open) {
+      this.index++;
+      this.open = false;
+    }
+    if (signature === undefined) return [];
+    const d = { ...this.delta('', signature), ...(callId !== undefined && { toolCallId: callId }) };
+    this.index++;
+    return [d];
+  }
+
+  private delta(text: string, signature: string | undefined): ReasoningDelta {
+    return { type: 'reasoning-delta', text, index: this.index, provider: 'gemini', ...(signature !== undefined && { signature }) };
+  }
+}
 
 /** Gemini GenerateContentResponse → ChatResponse, plus the mappings the stream shares. */
 
@@ -62,14 +98,17 @@ export function toChatResponse(
     throw invalidResponse(provider, 'response has no candidates');
   }
   let text = '';
-  let reasoning = '';
+  const reasoning = new ReasoningAccumulator();
+  const signed = new GeminiReasoning();
   const toolCalls: ToolCall[] = [];
   for (const part of candidate.content?.parts ?? []) {
-    if (part.functionCall) toolCalls.push(toToolCall(part.functionCall, toolCalls.length));
-    else if (part.text !== undefined) {
-      if (part.thought) reasoning += part.text;
-      else text += part.text;
-    }
+    let callId: string | undefined;
+    if (part.functionCall) {
+      const call = toToolCall(part.functionCall, toolCalls.length);
+      toolCalls.push(call);
+      callId = call.id;
+    } else if (part.text !== undefined && !part.thought) text += part.text;
+    for (const d of signed.of(part, callId)) reasoning.add(d);
   }
   const raw = candidate.finishReason ?? blockReason;
   if (raw === undefined) {
@@ -81,6 +120,6 @@ export function toChatResponse(
     finishReason: candidate.finishReason ? mapFinishReason(raw, toolCalls.length > 0) : 'content_filter',
     rawFinishReason: raw,
     ...base,
-    ...(reasoning && { reasoning }),
+    ...reasoning.fields(),
   };
 }

@@ -1,6 +1,6 @@
 import type { StreamPart } from '../../core/index.ts';
 import type { EventStreamSpec } from '../shared/stream-events.ts';
-import { mapFinishReason, mapUsage, toToolCall } from './response.ts';
+import { GeminiReasoning, mapFinishReason, mapUsage, toToolCall } from './response.ts';
 import { GenerateContentResponseSchema, type GenerateContentResponse, type UsageMetadata } from './wire.ts';
 
 /**
@@ -22,6 +22,7 @@ export function geminiStreamSpec(model: string): EventStreamSpec<GenerateContent
       let toolCalls = 0;
       let modelVersion: string | undefined;
       let responseId: string | undefined;
+      const reasoning = new GeminiReasoning();
       return {
         parts(c) {
           // Every chunk repeats usage with running totals; the last one is final.
@@ -35,8 +36,11 @@ export function geminiStreamSpec(model: string): EventStreamSpec<GenerateContent
               // A Gemini call arrives whole: one delta carries its id, name and complete arguments.
               const call = toToolCall(part.functionCall, toolCalls);
               out.push({ type: 'tool-call-delta', index: toolCalls++, id: call.id, name: call.name, argumentsDelta: call.arguments });
-            } else if (part.text) {
-              out.push(part.thought ? { type: 'reasoning-delta', text: part.text } : { type: 'text-delta', text: part.text });
+              out.push(...reasoning.of(part, call.id));
+            } else {
+              if (part.text && !part.thought) out.push({ type: 'text-delta', text: part.text });
+              // Thoughts, and the signature Gemini may put on a text part (often an empty one at the end).
+              out.push(...reasoning.of(part));
             }
           }
           if (candidate?.finishReason) rawFinish = candidate.finishReason;

@@ -83,12 +83,16 @@ export type ErrorEnvelope = z.infer<typeof ErrorEnvelopeSchema>;
 
 // ---- Request side: what we send. Schemas (not validated at runtime) keep the types in one place. ----
 
+/** A model turn sent back carries its thoughts (`thought: true`) and the signatures Gemini issued, on the parts it put them on. */
+const Signed = { thoughtSignature: z.string().optional() };
+
 export const RequestPartSchema = z.union([
-  z.object({ text: z.string() }),
+  z.object({ text: z.string(), thought: z.boolean().optional(), ...Signed }),
   z.object({ inlineData: z.object({ mimeType: z.string(), data: z.string() }) }),
   z.object({ fileData: z.object({ fileUri: z.string(), mimeType: z.string() }) }),
   z.object({
     functionCall: z.object({ name: z.string(), args: z.record(z.string(), z.unknown()), id: z.string().optional() }),
+    ...Signed,
   }),
   z.object({
     functionResponse: z.object({
@@ -118,6 +122,7 @@ export const GenerationConfigSchema = z.object({
   seed: z.number().optional(),
   responseMimeType: z.string().optional(),
   responseJsonSchema: z.record(z.string(), z.unknown()).optional(),
+  thinkingConfig: z.object({ thinkingBudget: z.number().optional(), includeThoughts: z.boolean().optional() }).optional(),
 });
 
 export const GenerateContentRequestSchema = z.object({

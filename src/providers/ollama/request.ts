@@ -56,6 +56,8 @@ export function toChatBody(req: ChatRequest, model: string, stream: boolean, pro
   if (req.stop !== undefined) options.stop = req.stop;
   if (req.seed !== undefined) options.seed = req.seed;
   if (Object.keys(options).length > 0) body.options = options;
+  // Ollama has no effort levels for most thinking models (only gpt-oss takes one): thinking on is what it can honour.
+  if (req.reasoningEffort !== undefined) body.think = true;
 
   return withProviderOptions(body, req.providerOptions?.['ollama'], ['model', 'stream']);
 }

@@ -17,7 +17,7 @@ export function toChatResponse(body: OllamaChatChunk, fallbackModel: string, pro
     ...finishOf(body.done_reason, toolCalls.length > 0),
     usage: usageOf(body),
     model: body.model ?? fallbackModel,
-    ...(reasoning && { reasoning }),
+    ...(reasoning && { reasoning, reasoningParts: [{ text: reasoning, provider: 'ollama' }] }),
   };
 }
 

@@ -22,7 +22,7 @@ export function chatStreamSpec(model: string): EventStreamSpec<OllamaChatChunk> 
         parts(chunk) {
           const message = chunk.message;
           const parts: StreamPart[] = [];
-          if (message?.thinking) parts.push({ type: 'reasoning-delta', text: message.thinking });
+          if (message?.thinking) parts.push({ type: 'reasoning-delta', text: message.thinking, provider: 'ollama' });
           if (message?.content) parts.push({ type: 'text-delta', text: message.content });
           for (const call of message?.tool_calls ?? []) {
             const index = toolCallCount++;

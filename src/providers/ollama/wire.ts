@@ -45,6 +45,8 @@ export const OllamaChatRequestSchema = z.looseObject({
   tools: z.array(OllamaToolSchema).optional(),
   format: z.union([z.literal('json'), z.record(z.string(), z.unknown())]).optional(),
   options: z.looseObject(OllamaOptionsSchema.shape).optional(),
+  /** Thinking models: return the reasoning in `message.thinking` (gpt-oss also takes low / medium / high). */
+  think: z.union([z.boolean(), z.enum(['low', 'medium', 'high'])]).optional(),
   stream: z.boolean(),
 });
 

@@ -61,6 +61,7 @@ export function toChatResponse(
     usage: mapUsage(res.usage),
     model: res.model ?? fallback.model,
     ...(requestId !== undefined && { providerRequestId: requestId }),
-    ...(reasoning !== '' && { reasoning }),
+    // Unsigned: OpenAI-compatible servers return reasoning as text only (and take none back).
+    ...(reasoning !== '' && { reasoning, reasoningParts: [{ text: reasoning, provider: 'openai' }] }),
   };
 }

@@ -87,7 +87,7 @@ export function chatStreamSpec(fallbackModel: string): EventStreamSpec<ChatCompl
           const d = choice.delta;
           if (d) {
             const reasoning = d.reasoning_content ?? d.reasoning;
-            if (reasoning) parts.push({ type: 'reasoning-delta', text: reasoning });
+            if (reasoning) parts.push({ type: 'reasoning-delta', text: reasoning, provider: 'openai' });
             if (d.content) parts.push({ type: 'text-delta', text: d.content });
             // Refusal text is the model's answer too (see response.ts).
             if (d.refusal) parts.push({ type: 'text-delta', text: d.refusal });

@@ -56,6 +56,11 @@ export interface ProviderErrorInfo {
  * Builds the GatewayError for a non-2xx response. Each adapter parses its own error envelope into
  * ProviderErrorInfo and may pass a kind it recognized from the body; otherwise the status decides.
  */
+/** A provider refusing the signed reasoning sent back (Anthropic thinking blocks, Gemini thought signatures). */
+const SIGNATURE_PROBLEM = /signature/i;
+const REASONING_HINT =
+  ' (the reasoning of an assistant turn — REST thinking_blocks, GraphQL reasoningParts — must be sent back exactly as this provider returned it)';
+
 export function providerHttpError(
   provider: string,
   res: Pick<HttpResponse, 'status' | 'headers'>,
@@ -65,15 +70,16 @@ export function providerHttpError(
   let k = kind ?? kindOfStatus(res.status);
   if (k === 'invalid_request' && looksLikeContextLength(info.message, info.code)) k = 'context_length_exceeded';
   const wait = info.retryAfterMs ?? retryAfterMs(res.headers);
+  const badSignature = k === 'invalid_request' && SIGNATURE_PROBLEM.test(info.message);
   const message =
     k === 'provider_auth'
       ? `${provider}: the provider rejected the gateway's credentials (HTTP ${res.status})${info.message ? `: ${info.message}` : ''}`
-      : `${provider}: ${info.message || `HTTP ${res.status}`}`;
+      : `${provider}: ${info.message || `HTTP ${res.status}`}${badSignature ? REASONING_HINT : ''}`;
   return new GatewayError(k, message, {
     provider,
     status: res.status,
     ...(info.code !== undefined && { providerCode: info.code }),
-    ...(info.param !== undefined && { param: info.param }),
+    ...(info.param !== undefined ? { param: info.param } : badSignature && { param: 'reasoningParts' }),
     ...(wait !== undefined && { retryAfterMs: wait }),
   });
 }

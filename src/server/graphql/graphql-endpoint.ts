@@ -279,7 +279,14 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
       const result = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body: parsed },
         context: async () =>
-          createContext({ services, config, principal: await principalOf(headers.get('authorization')), signal: abort.signal, requestId }),
+          createContext({
+            services,
+            config,
+            principal: await principalOf(headers.get('authorization')),
+            localMode: auth.localMode,
+            signal: abort.signal,
+            requestId,
+          }),
       });
       await writeResponse(res, result);
     } catch (e) {
@@ -388,6 +395,7 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
               services,
               config,
               principal: ctx.extra.principal!,
+              localMode: auth.localMode,
               signal: ctx.extra.abort?.signal,
               shutdown: deps.shutdown?.signal,
               requestId: ctx.extra.request.headers['x-request-id']?.toString(),

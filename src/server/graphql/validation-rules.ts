@@ -76,6 +76,9 @@ export function depthLimitRule(maxDepth: number): ValidationRule {
  * its `first` argument (a literal, or the variable's default, else 100) or by 10 when it has none. A
  * connection's `edges` are not multiplied again (its `first` already was). Rejects operations above `max`.
  */
+/** The budget of `__schema` / `__type` selections (see complexityLimitRule). */
+export const INTROSPECTION_COMPLEXITY = 20_000;
+
 export function complexityLimitRule(max: number): ValidationRule {
   return (context) => {
     const schema: GraphQLSchema = context.getSchema();
@@ -84,6 +87,7 @@ export function complexityLimitRule(max: number): ValidationRule {
     const memo = new Map<string, number>();
     const visiting = new Set<string>();
     const variableDefaults = new Map<string, number>();
+    let introspection = 0;
     for (const d of doc.definitions) {
       if (d.kind !== Kind.OPERATION_DEFINITION) continue;
       for (const v of d.variableDefinitions ?? []) {
@@ -106,7 +110,13 @@ export function complexityLimitRule(max: number): ValidationRule {
           else if (def && isListType(getNullableType(def.type)) && !(name === 'edges' && parent?.name.endsWith('Connection'))) {
             multiplier = DEFAULT_LIST_SIZE;
           }
-          total += 1 + Math.max(0, multiplier) * (sel.selectionSet ? costOf(sel.selectionSet, type) : 0);
+          const inner = Math.max(0, multiplier) * (sel.selectionSet ? costOf(sel.selectionSet, type) : 0);
+          if (name === '__schema' || name === '__type') {
+            // Introspection has its own budget: the standard query of GraphiQL and codegen expands to ~5,000
+            // fields of schema metadata, work bounded by the schema, not by anything a client can multiply.
+            introspection += inner;
+            total += 1;
+          } else total += 1 + inner;
         } else if (sel.kind === Kind.INLINE_FRAGMENT) {
           const type = sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : parent;
           total += costOf(sel.selectionSet, type ?? undefined);
@@ -128,10 +138,17 @@ export function complexityLimitRule(max: number): ValidationRule {
       OperationDefinition(node) {
         const root =
           node.operation === 'query' ? schema.getQueryType() : node.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+        introspection = 0;
         const cost = costOf(node.selectionSet, root ?? undefined);
         if (cost > max) {
           context.reportError(
             new GraphQLError(`operation complexity ${cost} exceeds the limit of ${max}`, { nodes: [node], extensions: VALIDATION_FAILED }),
+          );
+        }
+        const introspectionMax = Math.max(max, INTROSPECTION_COMPLEXITY);
+        if (introspection > introspectionMax) {
+          context.reportError(
+            new GraphQLError(`introspection complexity ${introspection} exceeds the limit of ${introspectionMax}`, { nodes: [node], extensions: VALIDATION_FAILED }),
           );
         }
       },

@@ -3,12 +3,14 @@ import {
   assertJsonDepth,
   ChatRequestSchema,
   GatewayError,
+  ReasoningEffortSchema,
   invalidRequestOf,
   jsonTextExceedsDepth,
   tooDeepError,
   type ChatRequest,
   type ContentPart,
   type Message,
+  type ReasoningPart,
 } from '../../core/index.ts';
 import type { GatewayRequest } from '../../gateway/gateway-request.ts';
 
@@ -31,6 +33,21 @@ const WireToolCall = z.object({
   function: z.object({ name: z.string(), arguments: z.string() }),
 });
 
+/**
+ * Reasoning sent back on an assistant message, LiteLLM's convention (what this endpoint returns): the signed
+ * blocks, with our `provider` and `tool_call_id` when the response had them.
+ */
+const ThinkingBlock = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('thinking'),
+    thinking: z.string(),
+    signature: z.string().min(1).nullable().optional(),
+    provider: z.string().min(1).optional(),
+    tool_call_id: z.string().min(1).optional(),
+  }),
+  z.object({ type: z.literal('redacted_thinking'), data: z.string().min(1), provider: z.string().min(1).optional() }),
+]);
+
 const WireMessage = z.discriminatedUnion('role', [
   z.object({ role: z.enum(['system', 'developer']), content: TextContent, name: z.string().optional() }),
   z.object({ role: z.literal('user'), content: Content, name: z.string().optional() }),
@@ -40,6 +57,8 @@ const WireMessage = z.discriminatedUnion('role', [
     tool_calls: z.array(WireToolCall).optional(),
     name: z.string().optional(),
     refusal: z.string().nullable().optional(),
+    reasoning_content: z.string().nullable().optional(),
+    thinking_blocks: z.array(ThinkingBlock).nullable().optional(),
   }),
   z.object({ role: z.literal('tool'), content: TextContent, tool_call_id: z.string() }),
 ]);
@@ -50,7 +69,6 @@ const OPENAI_ONLY = [
   'presence_penalty',
   'logit_bias',
   'parallel_tool_calls',
-  'reasoning_effort',
   'verbosity',
   'service_tier',
   'user',
@@ -71,6 +89,11 @@ export const OpenAIChatBodySchema = z.looseObject({
   stop: z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional(),
   seed: z.number().int().nullable().optional(),
   n: z.number().int().nullable().optional(),
+  /**
+   * Mapped for every protocol: OpenAI as is, Anthropic and Gemini to a thinking budget (README: Reasoning).
+   * `none` (GPT-5.1: no reasoning) goes to OpenAI-protocol targets as is; the others do not think by default.
+   */
+  reasoning_effort: z.union([ReasoningEffortSchema, z.literal('none')]).nullable().optional(),
   tools: z
     .array(
       z.object({
@@ -145,6 +168,23 @@ function imagePart(url: string, detail?: 'auto' | 'low' | 'high'): ContentPart {
   return { type: 'image', url, ...(detail && { detail }) };
 }
 
+/** `thinking_blocks` when given (they carry the signatures), else `reasoning_content` as one unsigned part. */
+function reasoningPartsOf(m: Extract<z.infer<typeof WireMessage>, { role: 'assistant' }>): ReasoningPart[] | undefined {
+  if (m.thinking_blocks?.length) {
+    return m.thinking_blocks.map((b) =>
+      b.type === 'redacted_thinking'
+        ? { text: '', redacted: true, signature: b.data, ...(b.provider !== undefined && { provider: b.provider }) }
+        : {
+            text: b.thinking,
+            ...(b.signature != null && { signature: b.signature }),
+            ...(b.provider !== undefined && { provider: b.provider }),
+            ...(b.tool_call_id !== undefined && { toolCallId: b.tool_call_id }),
+          },
+    );
+  }
+  return m.reasoning_content ? [{ text: m.reasoning_content }] : undefined;
+}
+
 function toMessage(m: z.infer<typeof WireMessage>): Message {
   switch (m.role) {
     case 'system':
@@ -155,12 +195,15 @@ function toMessage(m: z.infer<typeof WireMessage>): Message {
         role: 'user',
         content: typeof m.content === 'string' ? m.content : m.content.map((p) => (p.type === 'text' ? p : imagePart(p.image_url.url, p.image_url.detail))),
       };
-    case 'assistant':
+    case 'assistant': {
+      const reasoningParts = reasoningPartsOf(m);
       return {
         role: 'assistant',
         content: m.content ?? null,
         ...(m.tool_calls && { toolCalls: m.tool_calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })) }),
+        ...(reasoningParts && { reasoningParts }),
       };
+    }
     case 'tool':
       return { role: 'tool', toolCallId: m.tool_call_id, content: m.content };
   }
@@ -216,6 +259,8 @@ export function parseChatBody(raw: unknown): { request: GatewayRequest; stream: 
   refuseUnsupported(body);
   const openaiOnly: Record<string, unknown> = {};
   for (const k of OPENAI_ONLY) if ((body as Record<string, unknown>)[k] != null) openaiOnly[k] = (body as Record<string, unknown>)[k];
+  if (body.reasoning_effort === 'none') openaiOnly.reasoning_effort = 'none';
+  const effort = body.reasoning_effort === 'none' ? undefined : body.reasoning_effort;
   const rf = body.response_format;
   const chat: ChatRequest = {
     messages: body.messages.map(toMessage),
@@ -247,6 +292,7 @@ export function parseChatBody(raw: unknown): { request: GatewayRequest; stream: 
     ...(body.top_p != null && { topP: body.top_p }),
     ...(body.stop != null && { stop: typeof body.stop === 'string' ? [body.stop] : body.stop }),
     ...(body.seed != null && { seed: body.seed }),
+    ...(effort != null && { reasoningEffort: effort }),
     ...(body.metadata && { metadata: body.metadata }),
     ...(Object.keys(openaiOnly).length > 0 && { providerOptions: { openai: openaiOnly } }),
   };

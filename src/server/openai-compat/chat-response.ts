@@ -1,4 +1,12 @@
-import { httpStatusOf, openaiErrorTypeOf, type Completion, type FinishReason, type GatewayError, type Usage } from '../../core/index.ts';
+import {
+  httpStatusOf,
+  openaiErrorTypeOf,
+  type Completion,
+  type FinishReason,
+  type GatewayError,
+  type ReasoningPart,
+  type Usage,
+} from '../../core/index.ts';
 
 /**
  * OpenAI has no "error" finish reason; we say so rather than pretend the answer stopped normally. `other`
@@ -18,12 +26,30 @@ export function usageOf(u: Usage): Record<string, unknown> {
   };
 }
 
-/** A Completion as an OpenAI `chat.completion` object. */
+/**
+ * Signed reasoning as LiteLLM's `thinking_blocks` (`{type: 'thinking', thinking, signature}` /
+ * `{type: 'redacted_thinking', data}`), plus `provider` (who signed) and Gemini's `tool_call_id`, so a client
+ * that sends the assistant message back as it came continues the turn. Undefined when nothing is signed:
+ * unsigned reasoning is `reasoning_content` alone.
+ */
+export function thinkingBlocksOf(parts: readonly ReasoningPart[] | undefined): Array<Record<string, unknown>> | undefined {
+  if (!parts?.some((p) => p.signature !== undefined)) return undefined;
+  return parts.map((p) => {
+    const who = { ...(p.provider !== undefined && { provider: p.provider }), ...(p.toolCallId !== undefined && { tool_call_id: p.toolCallId }) };
+    if (p.redacted === true) return { type: 'redacted_thinking', data: p.signature, ...who };
+    return { type: 'thinking', thinking: p.text, ...(p.signature !== undefined && { signature: p.signature }), ...who };
+  });
+}
+
+/** A Completion as an OpenAI `chat.completion` object (with `reasoning_content` / `thinking_blocks` when the model reasoned). */
 export function completionBody(c: Completion): Record<string, unknown> {
   const message: Record<string, unknown> = { role: 'assistant', content: c.message.content, refusal: null };
   if (c.message.toolCalls.length > 0) {
     message.tool_calls = c.message.toolCalls.map((t) => ({ id: t.id, type: 'function', function: { name: t.name, arguments: t.arguments } }));
   }
+  if (c.message.reasoning !== undefined) message.reasoning_content = c.message.reasoning;
+  const blocks = thinkingBlocksOf(c.message.reasoningParts);
+  if (blocks) message.thinking_blocks = blocks;
   return {
     id: c.id,
     object: 'chat.completion',
@@ -61,6 +87,16 @@ export class ChunkEncoder {
 
   text(text: string): string {
     return this.frame(`{"content":${JSON.stringify(text)}}`, null);
+  }
+
+  /** Reasoning text as it streams (DeepSeek's and LiteLLM's `delta.reasoning_content`). */
+  reasoning(text: string): string {
+    return this.frame(`{"reasoning_content":${JSON.stringify(text)}}`, null);
+  }
+
+  /** The signed blocks, whole, once the reply is complete: a client appends them to the message it sends back. */
+  thinkingBlocks(blocks: ReadonlyArray<Record<string, unknown>>): string {
+    return this.frame(JSON.stringify({ thinking_blocks: blocks }), null);
   }
 
   toolCall(index: number, id: string | undefined, name: string | undefined, args: string): string {

@@ -9,7 +9,7 @@ import { CACHE_MODES, type CacheDirective, type StoreRequest } from '../../gatew
 import { rateLimitHeaders } from '../../gateway/limits-stage.ts';
 import type { RequestFindings } from '../../gateway/request-context.ts';
 import { parseChatBody } from './chat-request.ts';
-import { ChunkEncoder, completionBody, errorBody, errorStatus } from './chat-response.ts';
+import { ChunkEncoder, completionBody, errorBody, errorStatus, thinkingBlocksOf } from './chat-response.ts';
 
 export interface RestContext {
   req: IncomingMessage;
@@ -22,7 +22,7 @@ export interface RestContext {
   shutdown?: AbortSignal | undefined;
 }
 
-function attemptsHeader(attempts: readonly AttemptRecord[]): string {
+export function attemptsHeader(attempts: readonly AttemptRecord[]): string {
   return attempts.map((a) => `${a.provider}/${a.model};status=${a.status === 'ok' ? 'ok' : a.errorKind};ms=${Math.round(a.latencyMs)}`).join(', ');
 }
 
@@ -30,7 +30,7 @@ function attemptsHeader(attempts: readonly AttemptRecord[]): string {
  * A completion's response headers as a flat [name, value, …] list (what `writeHead` takes fastest), with the
  * store features' findings after them. The body's length is known, so the response is not chunked.
  */
-function completionHeaders(c: Completion, requestId: string, meta: RequestFindings, bodyBytes: number): string[] {
+export function completionHeaders(c: Completion, requestId: string, meta: RequestFindings, bodyBytes: number): string[] {
   const h = [
     'content-type', 'application/json',
     'content-length', String(bodyBytes),
@@ -91,7 +91,7 @@ export function parseCacheHeader(value: string | string[] | undefined): CacheDir
 const servedFromCache = (meta: RequestFindings) => meta.cacheStatus === 'HIT' || meta.cacheStatus === 'COALESCED';
 
 /** What the store features found out, as response headers (also on errors: a 429 carries its limits). */
-function storeHeaders(meta: RequestFindings): Record<string, string> {
+export function storeHeaders(meta: RequestFindings): Record<string, string> {
   if (meta.cacheStatus === undefined && !meta.idempotentReplay && (meta.rateLimits === undefined || meta.rateLimits.length === 0)) return {};
   return {
     ...(meta.cacheStatus && { [CACHE_HEADER]: meta.cacheStatus }),
@@ -102,13 +102,13 @@ function storeHeaders(meta: RequestFindings): Record<string, string> {
   };
 }
 
-function setHeaders(res: ServerResponse, headers: Record<string, string>): void {
+export function setHeaders(res: ServerResponse, headers: Record<string, string>): void {
   if (res.headersSent) return;
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
 }
 
 /** The answer of `call`; when it fails, the stages' findings are set as headers of the error response the caller writes. */
-async function withFindings<T>(res: ServerResponse, meta: RequestFindings, call: Promise<T>): Promise<T> {
+export async function withFindings<T>(res: ServerResponse, meta: RequestFindings, call: Promise<T>): Promise<T> {
   try {
     return await call;
   } catch (e) {
@@ -141,7 +141,7 @@ export function drained(res: ServerResponse): Promise<boolean> {
 }
 
 /** What every API request carries besides its body: who asks, its id and abort signal, and the cache and idempotency headers. */
-function requestControls(ctx: RestContext) {
+export function requestControls(ctx: RestContext) {
   const idempotencyKey = ctx.req.headers['idempotency-key'];
   return {
     requestId: ctx.requestId,
@@ -195,6 +195,13 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
       case 'switch':
         started = { ...started!, provider: ev.to.provider, model: ev.to.model };
         break;
+      case 'reasoning-delta': {
+        // A bare signature has no text to show; the signed blocks come whole before the finish.
+        if (ev.text === '' || ev.redacted === true) break;
+        const first = open(id);
+        if (!res.write(first + enc!.reasoning(ev.text)) && !(await drained(res))) return;
+        break;
+      }
       case 'text-delta': {
         const first = open(id);
         // A full socket buffer: stop pulling from upstream until the client reads (or leaves).
@@ -209,8 +216,9 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
       case 'done': {
         const c = ev.completion;
         const first = open(c.id, c.attempts.length);
-        // The end of the stream in one write: finish, usage, [DONE].
-        res.end(first + enc!.finish(c.finishReason) + (includeUsage ? enc!.usage(c.usage) : '') + enc!.done());
+        const blocks = thinkingBlocksOf(c.message.reasoningParts);
+        // The end of the stream in one write: signed reasoning blocks, finish, usage, [DONE].
+        res.end(first + (blocks ? enc!.thinkingBlocks(blocks) : '') + enc!.finish(c.finishReason) + (includeUsage ? enc!.usage(c.usage) : '') + enc!.done());
         return;
       }
       case 'error':
