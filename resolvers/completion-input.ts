@@ -15,10 +15,22 @@ export interface ImageInputArgs {
   detail?: 'auto' | 'low' | 'high' | null;
 }
 
+export interface CacheControlInputArgs {
+  type?: 'ephemeral' | null;
+  ttl?: '5m' | '1h' | null;
+}
+
+export interface ContentPartInputArgs {
+  text?: string | null;
+  image?: ImageInputArgs | null;
+  cacheControl?: CacheControlInputArgs | null;
+}
+
 export interface MessageInputArgs {
   role: Role;
   content?: string | null;
   images?: ImageInputArgs[] | null;
+  parts?: ContentPartInputArgs[] | null;
   toolCallId?: string | null;
   name?: string | null;
   toolCalls?: Array<{ id: string; name: string; arguments: string }> | null;
@@ -29,7 +41,7 @@ export interface CompletionInputArgs {
   route?: string | null;
   model?: string | null;
   messages: MessageInputArgs[];
-  tools?: Array<{ name: string; description?: string | null; parameters?: unknown; strict?: boolean | null }> | null;
+  tools?: Array<{ name: string; description?: string | null; parameters?: unknown; strict?: boolean | null; cacheControl?: CacheControlInputArgs | null }> | null;
   toolChoice?: { mode: 'auto' | 'none' | 'required' | 'tool'; name?: string | null } | null;
   responseFormat?: { type: 'text' | 'json_object' | 'json_schema'; name?: string | null; schema?: unknown; strict?: boolean | null } | null;
   maxTokens?: number | null;
@@ -44,13 +56,14 @@ export interface CompletionInputArgs {
   costCeilingUsd?: number | null;
   allowProviders?: string[] | null;
   denyProviders?: string[] | null;
+  promptCacheKey?: string | null;
   metadata?: unknown;
   providerOptions?: unknown;
   cache?: { mode?: CacheDirective['mode'] | null; ttlSeconds?: number | null } | null;
   idempotencyKey?: string | null;
 }
 
-const FIELD_ORDER = ['route', 'model', 'messages', 'tools', 'toolChoice', 'responseFormat', 'maxTokens', 'temperature', 'topP', 'stop', 'seed', 'reasoningEffort', 'task', 'quality', 'latencyBudgetMs', 'costCeilingUsd', 'allowProviders', 'denyProviders', 'metadata', 'providerOptions', 'cache', 'idempotencyKey'];
+const FIELD_ORDER = ['route', 'model', 'messages', 'tools', 'toolChoice', 'responseFormat', 'maxTokens', 'temperature', 'topP', 'stop', 'seed', 'reasoningEffort', 'task', 'quality', 'latencyBudgetMs', 'costCeilingUsd', 'allowProviders', 'denyProviders', 'promptCacheKey', 'metadata', 'providerOptions', 'cache', 'idempotencyKey'];
 
 const nn = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
 
@@ -65,10 +78,49 @@ function compact<T extends Record<string, unknown>>(o: T): T {
   return out as T;
 }
 
-/** Per message: how many content parts come from `content` before the images (0 or 1). */
+/**
+ * Per message, how its ChatRequest content maps back to the input: `textParts` parts from `content` before the
+ * images (0 or 1), or, for a message given as `parts`, each part's kind (content[k] is parts[k]).
+ */
 interface Layout {
   role: Role;
   textParts: number;
+  parts?: ReadonlyArray<'text' | 'image'>;
+  /** The parts had structural problems already reported: the schema's complaints about them would repeat them. */
+  reported?: boolean;
+}
+
+const IMAGE_FIELDS = new Set<PropertyKey>(['url', 'data', 'mediaType', 'detail']);
+
+function cacheControlOf(cc: CacheControlInputArgs | null | undefined): { cacheControl?: Record<string, unknown> } {
+  return cc ? { cacheControl: compact({ type: nn(cc.type) ?? 'ephemeral', ttl: nn(cc.ttl) }) } : {};
+}
+
+function imagePart(img: ImageInputArgs, cc?: CacheControlInputArgs | null): Record<string, unknown> {
+  return compact({ type: 'image', url: nn(img.url), data: nn(img.data), mediaType: nn(img.mediaType), detail: nn(img.detail), ...cacheControlOf(cc) });
+}
+
+/** A message given as `parts`: the content array, checked for what the schema cannot say by input field. */
+function buildParts(m: MessageInputArgs, parts: readonly ContentPartInputArgs[], i: number, problems: Array<[string, string]>): [Array<Record<string, unknown>>, Layout] {
+  const at = (field: string) => `input.messages[${i}].${field}`;
+  const before = problems.length;
+  if (nn(m.content) !== undefined || m.images?.length) problems.push([at('parts'), 'give either content (and images) or parts, not both']);
+  const kinds: Array<'text' | 'image'> = [];
+  const content = parts.map((p, j) => {
+    const text = nn(p.text);
+    const image = nn(p.image);
+    if ((text === undefined) === (image === undefined)) problems.push([at(`parts[${j}]`), 'a part needs exactly one of text or image']);
+    if (image !== undefined && m.role !== 'user') problems.push([at(`parts[${j}].image`), `only USER messages take images, not ${m.role.toUpperCase()}`]);
+    kinds.push(image !== undefined && text === undefined ? 'image' : 'text');
+    return image !== undefined && text === undefined ? imagePart(image, p.cacheControl) : compact({ type: 'text', text: text ?? '', ...cacheControlOf(p.cacheControl) });
+  });
+  return [content, { role: m.role, textParts: 0, parts: kinds, reported: problems.length > before }];
+}
+
+function reasoningPartsOf(m: MessageInputArgs): Array<Record<string, unknown>> | undefined {
+  return m.reasoningParts?.length
+    ? m.reasoningParts.map((p) => compact({ text: p.text, signature: nn(p.signature), redacted: nn(p.redacted), provider: nn(p.provider), toolCallId: nn(p.toolCallId) }))
+    : undefined;
 }
 
 function buildMessage(m: MessageInputArgs, i: number, problems: Array<[string, string]>): [Record<string, unknown>, Layout] {
@@ -79,6 +131,25 @@ function buildMessage(m: MessageInputArgs, i: number, problems: Array<[string, s
   if (nn(m.toolCallId) !== undefined && m.role !== 'tool') problems.push([at('toolCallId'), `only TOOL messages take a toolCallId, not ${ROLE}`]);
   if (nn(m.name) !== undefined && m.role !== 'tool') problems.push([at('name'), `only TOOL messages take a name, not ${ROLE}`]);
   if (m.reasoningParts?.length && m.role !== 'assistant') problems.push([at('reasoningParts'), `only ASSISTANT messages take reasoningParts, not ${ROLE}`]);
+  if (m.parts != null) {
+    const [parts, layout] = buildParts(m, m.parts, i, problems);
+    switch (m.role) {
+      case 'assistant':
+        return [
+          compact({
+            role: 'assistant',
+            content: parts,
+            toolCalls: m.toolCalls?.length ? m.toolCalls.map((c) => ({ ...c })) : undefined,
+            reasoningParts: reasoningPartsOf(m),
+          }),
+          layout,
+        ];
+      case 'tool':
+        return [compact({ role: 'tool', toolCallId: nn(m.toolCallId), name: nn(m.name), content: parts }), layout];
+      default:
+        return [{ role: m.role, content: parts }, layout];
+    }
+  }
   const content = nn(m.content);
   switch (m.role) {
     case 'system':
@@ -86,9 +157,7 @@ function buildMessage(m: MessageInputArgs, i: number, problems: Array<[string, s
     case 'user': {
       if (!m.images?.length) return [compact({ role: 'user', content }), { role: m.role, textParts: 0 }];
       const text = content === undefined || content === '' ? [] : [{ type: 'text', text: content }];
-      const images = m.images.map((img) =>
-        compact({ type: 'image', url: nn(img.url), data: nn(img.data), mediaType: nn(img.mediaType), detail: nn(img.detail) }),
-      );
+      const images = m.images.map((img) => imagePart(img));
       return [{ role: 'user', content: [...text, ...images] }, { role: m.role, textParts: text.length }];
     }
     case 'assistant':
@@ -97,9 +166,7 @@ function buildMessage(m: MessageInputArgs, i: number, problems: Array<[string, s
           role: 'assistant',
           content: content ?? null,
           toolCalls: m.toolCalls?.length ? m.toolCalls.map((c) => ({ ...c })) : undefined,
-          reasoningParts: m.reasoningParts?.length
-            ? m.reasoningParts.map((p) => compact({ text: p.text, signature: nn(p.signature), redacted: nn(p.redacted), provider: nn(p.provider), toolCallId: nn(p.toolCallId) }))
-            : undefined,
+          reasoningParts: reasoningPartsOf(m),
         }),
         { role: m.role, textParts: 0 },
       ];
@@ -113,7 +180,11 @@ function inputPath(path: readonly PropertyKey[], layouts: readonly Layout[]): st
   const segs = [...path];
   if (segs[0] === 'maxOutputTokens') segs[0] = 'maxTokens';
   if (segs[0] === 'toolChoice') segs.splice(1, segs.length, ...(segs[1] === 'name' ? ['name'] : []));
-  if (segs[0] === 'messages' && typeof segs[1] === 'number' && segs[2] === 'content' && typeof segs[3] === 'number') {
+  const parts = segs[0] === 'messages' && typeof segs[1] === 'number' ? layouts[segs[1]]?.parts : undefined;
+  if (parts && segs[2] === 'content') {
+    segs[2] = 'parts';
+    if (typeof segs[3] === 'number' && parts[segs[3]] === 'image' && segs[4] !== undefined && IMAGE_FIELDS.has(segs[4])) segs.splice(4, 0, 'image');
+  } else if (segs[0] === 'messages' && typeof segs[1] === 'number' && segs[2] === 'content' && typeof segs[3] === 'number') {
     const offset = layouts[segs[1]]?.textParts ?? 0;
     if (segs[3] >= offset) segs.splice(2, 2, 'images', segs[3] - offset);
     else segs.splice(3, 1);
@@ -162,7 +233,7 @@ export function toGatewayRequest(input: CompletionInputArgs, ctx: Pick<GraphQLCo
   }
   const chat = compact({
     messages,
-    tools: input.tools?.map((t) => compact({ name: t.name, description: nn(t.description), parameters: nn(t.parameters), strict: nn(t.strict) })),
+    tools: input.tools?.map((t) => compact({ name: t.name, description: nn(t.description), parameters: nn(t.parameters), strict: nn(t.strict), ...cacheControlOf(t.cacheControl) })),
     toolChoice,
     responseFormat,
     maxOutputTokens: nn(input.maxTokens),
@@ -171,12 +242,15 @@ export function toGatewayRequest(input: CompletionInputArgs, ctx: Pick<GraphQLCo
     stop: nn(input.stop),
     seed: nn(input.seed),
     reasoningEffort: nn(input.reasoningEffort),
+    promptCacheKey: nn(input.promptCacheKey),
     metadata: nn(input.metadata),
     providerOptions: nn(input.providerOptions),
   });
   const parsed = ChatRequestSchema.safeParse(chat);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
+      const [top, index, field] = issue.path;
+      if (top === 'messages' && typeof index === 'number' && field === 'content' && layouts[index]?.reported) continue;
       const path = inputPath(issue.path, layouts);
       // The tool-choice union's own complaint duplicates ours.
       if (path.startsWith('input.toolChoice') && problems.some(([p]) => p.startsWith('input.toolChoice'))) continue;

@@ -19,6 +19,8 @@ const enums = {
   FinishReason: { STOP: 'stop', LENGTH: 'length', TOOL_CALLS: 'tool_calls', CONTENT_FILTER: 'content_filter', ERROR: 'error', OTHER: 'other' },
   AttemptStatus: { OK: 'ok', ERROR: 'error' },
   ImageDetail: { AUTO: 'auto', LOW: 'low', HIGH: 'high' },
+  CacheControlType: { EPHEMERAL: 'ephemeral' },
+  CacheTtl: { FIVE_MINUTES: '5m', ONE_HOUR: '1h' },
   ToolChoiceMode: { AUTO: 'auto', NONE: 'none', REQUIRED: 'required', TOOL: 'tool' },
   ResponseFormatType: { TEXT: 'text', JSON_OBJECT: 'json_object', JSON_SCHEMA: 'json_schema' },
   RouteStrategy: { PRIORITY: 'priority', WEIGHTED: 'weighted', LEAST_LATENCY: 'least-latency', CHEAPEST: 'cheapest', CASCADE: 'cascade' },
@@ -27,6 +29,7 @@ const enums = {
   TargetTier: { FAST: 'fast', BALANCED: 'balanced', BEST: 'best' },
   CircuitState: { CLOSED: 'closed', OPEN: 'open', HALF_OPEN: 'half-open' },
   ApiKeyScope: { ADMIN: 'admin', CLIENT: 'client' },
+  UnsupportedParams: { REFUSE: 'refuse', DROP: 'drop' },
 };
 
 type Section = Record<string, unknown>;

@@ -27,6 +27,8 @@ export interface RouteInputArgs {
   streamTimeouts?: { firstTokenMs?: number | null; idleMs?: number | null } | null;
   expectedOutputTokens?: number | null;
   validator?: { jsonSchema?: unknown; nonEmpty?: boolean | null; regex?: string | null; maxLength?: number | null; refusal?: boolean | null } | null;
+  promptCache?: { system?: boolean | null; tools?: boolean | null } | null;
+  unsupportedParams?: 'refuse' | 'drop' | null;
 }
 
 /** Drops null/undefined fields, so the config schema applies its defaults as it does for a file. */
@@ -56,6 +58,8 @@ export function toRouteConfig(input: RouteInputArgs, ctx: Pick<GraphQLContext, '
     ...(input.streamTimeouts != null && { streamTimeouts: defined(input.streamTimeouts) }),
     ...(nn(input.expectedOutputTokens) !== undefined && { expectedOutputTokens: input.expectedOutputTokens }),
     ...(input.validator != null && { validator: defined(input.validator) }),
+    ...(input.promptCache != null && { promptCache: defined(input.promptCache) }),
+    ...(nn(input.unsupportedParams) !== undefined && { unsupportedParams: input.unsupportedParams }),
   };
   const problems: Array<[string, string]> = [];
   const parsed = RouteConfigSchema.safeParse(raw);
@@ -115,6 +119,8 @@ export const routeResolvers = {
     streamTimeouts: (r: VersionedRoute) => r.route.streamTimeouts ?? null,
     expectedOutputTokens: (r: VersionedRoute) => r.route.expectedOutputTokens,
     validator: (r: VersionedRoute) => r.route.validator ?? null,
+    promptCache: (r: VersionedRoute) => r.route.promptCache ?? null,
+    unsupportedParams: (r: VersionedRoute) => r.route.unsupportedParams ?? 'refuse',
   },
   RouteTarget: {
     ...targetFields,

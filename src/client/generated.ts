@@ -20,6 +20,16 @@ export type AttemptStatus =
   | 'ERROR'
   | 'OK';
 
+/** A prompt-cache breakpoint (Anthropic cache_control). */
+export type CacheControlInput = {
+  /** How long the cached prefix lives after its last use; FIVE_MINUTES when omitted. */
+  ttl?: CacheTtl | null | undefined;
+  type?: CacheControlType;
+};
+
+export type CacheControlType =
+  | 'EPHEMERAL';
+
 /** Per-request cache control; sending it opts a non-deterministic request in. */
 export type CacheInput = {
   mode?: CacheMode | null | undefined;
@@ -37,6 +47,10 @@ export type CacheMode =
   | 'DEFAULT'
   | 'ONLY'
   | 'REFRESH';
+
+export type CacheTtl =
+  | 'FIVE_MINUTES'
+  | 'ONE_HOUR';
 
 export type CircuitState =
   | 'CLOSED'
@@ -70,6 +84,8 @@ export type CompletionInput = {
   metadata?: unknown;
   /** Pins a model id (`gpt-4o-mini`) or deployment (`openai-main/gpt-4o-mini`), bypassing routing. */
   model?: string | null | undefined;
+  /** OpenAI prompt_cache_key: requests sharing it reach the same prompt cache (sent to OpenAI targets; a hint elsewhere). */
+  promptCacheKey?: string | null | undefined;
   /** Vendor-only parameters keyed by protocol: { openai: {...}, anthropic: {...} }. */
   providerOptions?: unknown;
   /** FAST: least latency, no cascade. BALANCED (default): the route's strategy. BEST: best-tier (or priciest) targets first, no cascade. */
@@ -87,6 +103,17 @@ export type CompletionInput = {
   toolChoice?: ToolChoiceInput | null | undefined;
   tools?: Array<ToolInput> | null | undefined;
   topP?: number | null | undefined;
+};
+
+/**
+ * One part of a message's content: exactly one of text or image. With cacheControl, the prompt up to and including
+ * this part is a cache breakpoint (Anthropic: at most 4 per request; other protocols cache prefixes on their own).
+ */
+export type ContentPartInput = {
+  cacheControl?: CacheControlInput | null | undefined;
+  /** USER messages only. */
+  image?: ImageInput | null | undefined;
+  text?: string | null | undefined;
 };
 
 export type FinishReason =
@@ -117,11 +144,17 @@ export type ImageInput = {
 };
 
 export type MessageInput = {
+  /** The message's text. For several parts or prompt-cache breakpoints, use parts instead. */
   content?: string | null | undefined;
   /** USER messages only. */
   images?: Array<ImageInput> | null | undefined;
   /** TOOL messages: the called function's name. */
   name?: string | null | undefined;
+  /**
+   * The content as parts in order (text, and images on USER messages), each optionally ending a prompt-cache
+   * prefix (cacheControl). Instead of content and images, not with them.
+   */
+  parts?: Array<ContentPartInput> | null | undefined;
   /** ASSISTANT messages: the turn's reasoning as AssistantMessage.reasoningParts returned it (signatures included). */
   reasoningParts?: Array<ReasoningPartInput> | null | undefined;
   role: MessageRole;
@@ -142,6 +175,11 @@ export type PriceSource =
   | 'BUILTIN'
   | 'CONFIG'
   | 'NONE';
+
+export type PromptCacheInput = {
+  system?: boolean | null | undefined;
+  tools?: boolean | null | undefined;
+};
 
 export type Quality =
   | 'BALANCED'
@@ -184,11 +222,14 @@ export type RouteInput = {
   expectedOutputTokens?: number | null | undefined;
   maxAttempts?: number | null | undefined;
   name: string;
+  promptCache?: PromptCacheInput | null | undefined;
   resumeStreams?: boolean | null | undefined;
   /** PRIORITY when omitted. */
   strategy?: RouteStrategy | null | undefined;
   streamTimeouts?: StreamTimeoutsInput | null | undefined;
   targets: Array<RouteTargetInput>;
+  /** REFUSE when omitted. */
+  unsupportedParams?: UnsupportedParams | null | undefined;
   validator?: ValidatorInput | null | undefined;
 };
 
@@ -254,12 +295,20 @@ export type ToolChoiceMode =
   | 'TOOL';
 
 export type ToolInput = {
+  /** A prompt-cache breakpoint after this tool (tools come first in the cached prefix); usually on the last tool. */
+  cacheControl?: CacheControlInput | null | undefined;
   description?: string | null | undefined;
   name: string;
   /** JSON Schema of the arguments object. */
   parameters?: unknown;
   strict?: boolean | null | undefined;
 };
+
+export type UnsupportedParams =
+  /** The request goes without it; REST lists it in x-switchboard-dropped-params. */
+  | 'DROP'
+  /** The attempt fails with UNSUPPORTED_FEATURE naming the parameter (the route tries its next target). */
+  | 'REFUSE';
 
 export type UsageFilter = {
   /** The API key's name (the ledger never holds keys). */
@@ -369,19 +418,19 @@ export type ProvidersQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type ProvidersQuery = { providers: Array<{ id: string, protocol: string, baseUrl: string | null, models: Array<{ id: string, name: string, upstreamName: string, contextWindow: number, maxOutputTokens: number | null, capabilities: Array<string>, price: { input: number, output: number, cachedInput: number, cacheWrite: number, reasoning: number } | null }>, health: { status: HealthStatus, p50LatencyMs: number | null, p95LatencyMs: number | null, errorRate: number, sampleSize: number, circuits: Array<{ model: string, state: CircuitState, reason: string | null, retryInMs: number | null }> } }> };
 
-export type RouteFieldsFragment = { name: string, strategy: RouteStrategy, version: number, maxAttempts: number, deadlineMs: number, resumeStreams: boolean, expectedOutputTokens: number, targets: Array<{ weight: number, tier: TargetTier | null, provider: { id: string, health: { status: HealthStatus } }, model: { id: string, name: string }, when: { task: Array<string> | null, minInputTokens: number | null, maxInputTokens: number | null, capabilities: Array<string> | null, metadata: unknown } | null }>, streamTimeouts: { firstTokenMs: number | null, idleMs: number | null } | null, validator: { jsonSchema: unknown, nonEmpty: boolean, regex: string | null, maxLength: number | null, refusal: boolean } | null };
+export type RouteFieldsFragment = { name: string, strategy: RouteStrategy, version: number, maxAttempts: number, deadlineMs: number, resumeStreams: boolean, expectedOutputTokens: number, unsupportedParams: UnsupportedParams, targets: Array<{ weight: number, tier: TargetTier | null, provider: { id: string, health: { status: HealthStatus } }, model: { id: string, name: string }, when: { task: Array<string> | null, minInputTokens: number | null, maxInputTokens: number | null, capabilities: Array<string> | null, metadata: unknown } | null }>, streamTimeouts: { firstTokenMs: number | null, idleMs: number | null } | null, validator: { jsonSchema: unknown, nonEmpty: boolean, regex: string | null, maxLength: number | null, refusal: boolean } | null, promptCache: { system: boolean | null, tools: boolean | null } | null };
 
 export type RoutesQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type RoutesQuery = { routes: Array<{ name: string, strategy: RouteStrategy, version: number, maxAttempts: number, deadlineMs: number, resumeStreams: boolean, expectedOutputTokens: number, targets: Array<{ weight: number, tier: TargetTier | null, provider: { id: string, health: { status: HealthStatus } }, model: { id: string, name: string }, when: { task: Array<string> | null, minInputTokens: number | null, maxInputTokens: number | null, capabilities: Array<string> | null, metadata: unknown } | null }>, streamTimeouts: { firstTokenMs: number | null, idleMs: number | null } | null, validator: { jsonSchema: unknown, nonEmpty: boolean, regex: string | null, maxLength: number | null, refusal: boolean } | null }> };
+export type RoutesQuery = { routes: Array<{ name: string, strategy: RouteStrategy, version: number, maxAttempts: number, deadlineMs: number, resumeStreams: boolean, expectedOutputTokens: number, unsupportedParams: UnsupportedParams, targets: Array<{ weight: number, tier: TargetTier | null, provider: { id: string, health: { status: HealthStatus } }, model: { id: string, name: string }, when: { task: Array<string> | null, minInputTokens: number | null, maxInputTokens: number | null, capabilities: Array<string> | null, metadata: unknown } | null }>, streamTimeouts: { firstTokenMs: number | null, idleMs: number | null } | null, validator: { jsonSchema: unknown, nonEmpty: boolean, regex: string | null, maxLength: number | null, refusal: boolean } | null, promptCache: { system: boolean | null, tools: boolean | null } | null }> };
 
 export type UpsertRouteMutationVariables = Exact<{
   input: RouteInput;
 }>;
 
 
-export type UpsertRouteMutation = { upsertRoute: { name: string, strategy: RouteStrategy, version: number, maxAttempts: number, deadlineMs: number, resumeStreams: boolean, expectedOutputTokens: number, targets: Array<{ weight: number, tier: TargetTier | null, provider: { id: string, health: { status: HealthStatus } }, model: { id: string, name: string }, when: { task: Array<string> | null, minInputTokens: number | null, maxInputTokens: number | null, capabilities: Array<string> | null, metadata: unknown } | null }>, streamTimeouts: { firstTokenMs: number | null, idleMs: number | null } | null, validator: { jsonSchema: unknown, nonEmpty: boolean, regex: string | null, maxLength: number | null, refusal: boolean } | null } };
+export type UpsertRouteMutation = { upsertRoute: { name: string, strategy: RouteStrategy, version: number, maxAttempts: number, deadlineMs: number, resumeStreams: boolean, expectedOutputTokens: number, unsupportedParams: UnsupportedParams, targets: Array<{ weight: number, tier: TargetTier | null, provider: { id: string, health: { status: HealthStatus } }, model: { id: string, name: string }, when: { task: Array<string> | null, minInputTokens: number | null, maxInputTokens: number | null, capabilities: Array<string> | null, metadata: unknown } | null }>, streamTimeouts: { firstTokenMs: number | null, idleMs: number | null } | null, validator: { jsonSchema: unknown, nonEmpty: boolean, regex: string | null, maxLength: number | null, refusal: boolean } | null, promptCache: { system: boolean | null, tools: boolean | null } | null } };
 
 export type DeleteRouteMutationVariables = Exact<{
   name: string;

@@ -230,6 +230,8 @@ const ROUTE = /* GraphQL */ `
     streamTimeouts { firstTokenMs idleMs }
     expectedOutputTokens
     validator { jsonSchema nonEmpty regex maxLength refusal }
+    promptCache { system tools }
+    unsupportedParams
   }
 `;
 

@@ -46,6 +46,16 @@ export const TimeoutsSchema = z.strictObject({
   firstTokenMs: z.number().int().positive().optional(),
 });
 
+/**
+ * Automatic prompt-cache breakpoints (Anthropic): after the system prompt's last block and after the last tool,
+ * each only when the request marked none there itself, and only while the request stays within Anthropic's four.
+ * Other protocols cache prefixes on their own and ignore it.
+ */
+export const PromptCacheSchema = z.strictObject({
+  system: z.boolean().optional(),
+  tools: z.boolean().optional(),
+});
+
 export const ProviderConfigSchema = z.strictObject({
   id: z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'ids are letters, digits, _, . or -'),
   protocol: z.enum(PROVIDER_KINDS),
@@ -59,6 +69,8 @@ export const ProviderConfigSchema = z.strictObject({
   defaultMaxOutputTokens: z.number().int().positive().default(4096),
   /** Protocol settings: Azure `apiVersion` / `deployments`, Anthropic `version` / `beta`. */
   options: z.record(z.string(), z.unknown()).optional(),
+  /** Cache breakpoints the gateway places on this provider's requests; a route's `promptCache` keys win. */
+  promptCache: PromptCacheSchema.optional(),
   models: z.array(ModelConfigSchema).min(1, 'a provider needs at least one model'),
 });
 
@@ -138,6 +150,15 @@ export const RouteConfigSchema = z.strictObject({
   expectedOutputTokens: z.number().int().positive().default(256),
   /** cascade only: what each step's answer must satisfy. */
   validator: ValidatorSchema.optional(),
+  /** Cache breakpoints on this route's requests; each key set here wins over the target provider's. */
+  promptCache: PromptCacheSchema.optional(),
+  /**
+   * What a target does with a request parameter its protocol cannot honour (REST's OpenAI-only ones, e.g.
+   * `logit_bias` on an Anthropic target): `refuse` (unset: the default) fails that attempt with
+   * unsupported_feature, so the route tries its next target; `drop` sends the request without it and the REST
+   * response lists it in `x-switchboard-dropped-params`.
+   */
+  unsupportedParams: z.enum(['refuse', 'drop']).optional(),
 });
 
 /** Circuit breakers, one per target (provider deployment × model), shared by every route using it. */

@@ -28,6 +28,7 @@ export const ImagePartSchema = z
     data: z.string().optional(),
     mediaType: z.string().optional(),
     detail: z.enum(['auto', 'low', 'high']).optional(),
+    cacheControl: CacheControlSchema.optional(),
   })
   .refine((p) => Boolean(p.url) !== Boolean(p.data), { message: 'an image needs exactly one of url or data' })
   .refine((p) => !p.data || Boolean(p.mediaType), { message: 'inline image data needs a mediaType', path: ['mediaType'] });
@@ -89,6 +90,8 @@ export const ToolDefinitionSchema = z.object({
   /** JSON Schema of the arguments object. */
   parameters: JsonObjectSchema.default({ type: 'object', properties: {} }),
   strict: z.boolean().optional(),
+  /** A prompt-cache breakpoint after this tool (tools come first in Anthropic's cache prefix); a hint like on text. */
+  cacheControl: CacheControlSchema.optional(),
 });
 
 export const ToolChoiceSchema = z.union([
@@ -108,6 +111,9 @@ export const ResponseFormatSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+/** Body fields the gateway sets from routing; providerOptions may not override them. */
+const ROUTING_OWNED = ['model', 'stream'] as const;
+
 export const ChatRequestSchema = z.object({
   messages: z.array(MessageSchema).min(1, 'at least one message is required'),
   tools: z.array(ToolDefinitionSchema).optional(),
@@ -123,13 +129,27 @@ export const ChatRequestSchema = z.object({
    * thinking budget (REASONING_BUDGET_TOKENS). Reasoning comes back on ChatResponse.reasoning / reasoningParts.
    */
   reasoningEffort: ReasoningEffortSchema.optional(),
+  /**
+   * OpenAI `prompt_cache_key`: requests sharing it are routed to the same prompt cache. A hint: sent where the
+   * vendor takes it (OpenAI), left out elsewhere.
+   */
+  promptCacheKey: z.string().min(1).max(1024).optional(),
   /** Caller's labels; never sent upstream except where a vendor has a metadata field. */
   metadata: z.record(z.string(), z.string()).optional(),
   /**
    * Vendor-only parameters, keyed by protocol (`openai`, `anthropic`, `gemini`, `ollama`). The adapter
    * of that protocol merges its entry into the request body as is; other adapters ignore it.
    */
-  providerOptions: z.record(z.string(), z.record(z.string(), z.unknown().refine((v) => !exceedsJsonDepth(v), TOO_DEEP_MESSAGE))).optional(),
+  providerOptions: z
+    .record(
+      z.string(),
+      z.record(z.string(), z.unknown().refine((v) => !exceedsJsonDepth(v), TOO_DEEP_MESSAGE)).superRefine((o, ctx) => {
+        // Merged over the vendor body: a `model` there would replace the routed deployment (around the key's
+        // access rules, billed at the routed model's price), a `stream` would change the reply's framing.
+        for (const k of ROUTING_OWNED) if (Object.hasOwn(o, k)) ctx.addIssue({ code: 'custom', path: [k], message: `\`${k}\` is the gateway's to set, not a provider option` });
+      }),
+    )
+    .optional(),
 });
 
 /** `other`: the provider ended without a reason we can name (an OpenAI-compatible `finish_reason: null`). */

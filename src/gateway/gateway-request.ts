@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ChatRequest, EmbeddingRequest, Principal } from '../core/index.ts';
 import type { RequestConstraints } from '../router/route-plan.ts';
+import type { ProtocolParam } from './protocol-params.ts';
 
 /** One request to the gateway, already normalized by the API layer (GraphQL or REST). */
 export interface GatewayRequest {
@@ -19,6 +20,11 @@ export interface GatewayRequest {
   task?: string | undefined;
   /** Per-request routing constraints: quality, latency budget, cost ceiling, provider allow/deny. */
   constraints?: RequestConstraints | undefined;
+  /**
+   * Parameters only targets of some protocols honour (REST's OpenAI-only fields): each attempt on a target of
+   * another protocol refuses them or drops them, by the route's `unsupportedParams` (protocol-params.ts).
+   */
+  protocolParams?: readonly ProtocolParam[] | undefined;
   /**
    * Keep the whole completion (its message included) in this instance's recent-completions log, for
    * `completion(id)`. GraphQL sets it: a Completion is an entity its clients fetch again. REST does not:

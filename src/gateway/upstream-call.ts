@@ -9,16 +9,19 @@ import {
   ToolCallAccumulator,
   totalCost,
   type AttemptRecord,
+  type ChatRequest,
   type ChatResponse,
   type Capability,
   type Completion,
   type CompletionEvent,
   type EmbeddingRequest,
   type EmbeddingResponse,
+  type StreamPart,
   type Usage,
 } from '../core/index.ts';
+import type { WireProtocol } from '../core/protocols.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
-import type { CallOptions } from '../providers/spec.ts';
+import type { CallOptions, PromptCachePolicy } from '../providers/spec.ts';
 import { createAnswerValidator } from '../router/answer-validator.ts';
 import type { BreakerState } from '../router/circuit-breaker.ts';
 import type { createExecutor } from '../router/executor.ts';
@@ -29,11 +32,19 @@ import { usageOrEstimate, type PriceSource, type Pricing } from '../usage/pricin
 import type { Catalog } from './catalog.ts';
 import { continuationRequest, spliceContinuation } from './continuation.ts';
 import type { GatewayRequest } from './gateway-request.ts';
+import { chatForAttempt } from './protocol-params.ts';
 import type { GatewayCall } from './request-context.ts';
 import type { ResolvedRequest } from './route-resolver.ts';
 import { needsPreciseCount, type TokenCounter } from './token-counter.ts';
 
 const EMBEDDINGS: readonly Capability[] = ['embeddings'];
+
+/** The cache breakpoints of one call: each key the route sets wins over the provider's; undefined when none is on. */
+function promptCacheOf(provider: PromptCachePolicy | undefined, route: PromptCachePolicy | undefined): PromptCachePolicy | undefined {
+  const system = route?.system ?? provider?.system ?? false;
+  const tools = route?.tools ?? provider?.tools ?? false;
+  return system || tools ? { system, tools } : undefined;
+}
 
 /** A Completion as the gateway returns it: where its price came from. */
 export type PricedCompletion = Completion & { priceSource: PriceSource; priceVersion: string | null };
@@ -107,8 +118,18 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
     };
   }
 
-  function callOptions(target: Target, remainingMs: number, req: GatewayRequest, signal: AbortSignal | undefined): CallOptions {
+  /**
+   * The request as this attempt sends it: parameters the target's protocol cannot honour are refused (this
+   * attempt fails with unsupported_feature before any upstream call; the executor skips to the next target)
+   * or dropped, by the route's `unsupportedParams`.
+   */
+  function chatFor(req: GatewayRequest, route: RouteConfig, target: Target, protocol: WireProtocol): ChatRequest {
+    return chatForAttempt(req.chat, req.protocolParams, protocol, route.unsupportedParams, target);
+  }
+
+  function callOptions(target: Target, route: RouteConfig, remainingMs: number, req: GatewayRequest, signal: AbortSignal | undefined): CallOptions {
     const provider = catalog.provider(target.provider);
+    const promptCache = promptCacheOf(provider?.promptCache, route.promptCache);
     return {
       model: target.upstreamModel,
       capabilities: target.capabilities,
@@ -118,6 +139,7 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
       signal,
       timeouts: { totalMs: Math.max(1, Math.min(remainingMs, provider?.timeouts.totalMs ?? remainingMs)) },
       headers: req.requestId ? { 'x-request-id': req.requestId } : undefined,
+      ...(promptCache && { promptCache }),
     };
   }
 
@@ -179,7 +201,11 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
     return executor.run<ChatResponse>(
       p,
       (target, remainingMs, attempt) => {
-        const call = () => registry.get(target.provider).generate(req.chat, callOptions(target, remainingMs, req, req.signal));
+        // async: a refusal by chatFor is a rejected attempt like any other, inside or outside the tracing scope.
+        const call = async () => {
+          const adapter = registry.get(target.provider);
+          return adapter.generate(chatFor(req, route, target, adapter.protocol), callOptions(target, route, remainingMs, req, req.signal));
+        };
         return c.onAttempt ? c.onAttempt(target, attempt).call(call) : call();
       },
       {
@@ -199,7 +225,7 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
         const adapter = registry.get(target.provider);
         const call = () =>
           adapter.embed
-            ? adapter.embed(spec, callOptions(target, remainingMs, req, req.signal))
+            ? adapter.embed(spec, callOptions(target, route, remainingMs, req, req.signal))
             : Promise.reject(new GatewayError('unsupported_feature', `${target.provider} has no embeddings endpoint`, { provider: target.provider, param: 'model' }));
         return c.onAttempt ? c.onAttempt(target, attempt).call(call) : call();
       },
@@ -247,12 +273,19 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
   }
 
   /** One streamed attempt: a continuation request when it resumes a broken stream. */
-  function streamCall(target: Target, remainingMs: number, req: GatewayRequest, signal: AbortSignal | undefined, resume: { partialText: string } | undefined) {
+  function streamCall(target: Target, route: RouteConfig, remainingMs: number, req: GatewayRequest, signal: AbortSignal | undefined, resume: { partialText: string } | undefined) {
     const adapter = registry.get(target.provider);
-    if (!resume) return adapter.stream(req.chat, callOptions(target, remainingMs, req, signal));
+    let attemptChat: ChatRequest;
+    try {
+      attemptChat = chatFor(req, route, target, adapter.protocol);
+    } catch (e) {
+      // A stream never throws (the tracing wrapper opens it lazily, inside its first `next`): a refusal is its one part.
+      return refusedStream(e instanceof GatewayError ? e : new GatewayError('internal', String(e)));
+    }
+    if (!resume) return adapter.stream(attemptChat, callOptions(target, route, remainingMs, req, signal));
     const protocol = catalog.provider(target.provider)?.protocol ?? adapter.protocol;
-    const chat = continuationRequest(req.chat, resume.partialText, protocol);
-    return spliceContinuation(adapter.stream(chat, callOptions(target, remainingMs, req, signal)), resume.partialText);
+    const chat = continuationRequest(attemptChat, resume.partialText, protocol);
+    return spliceContinuation(adapter.stream(chat, callOptions(target, route, remainingMs, req, signal)), resume.partialText);
   }
 
   async function* stream(call: GatewayCall): AsyncGenerator<CompletionEvent> {
@@ -285,7 +318,7 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
     let attempts: AttemptRecord[] = [];
     const tools = new ToolCallAccumulator();
     const events = executor.runStream(p, (target, remainingMs, attempt, signal, resume) => {
-      const open = () => streamCall(target, remainingMs, req, signal, resume);
+      const open = () => streamCall(target, route, remainingMs, req, signal, resume);
       return call.onAttempt ? call.onAttempt(target, attempt).stream(open) : open();
     }, {
       ...executeOptions(route, req),
@@ -359,6 +392,10 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
   }
 
   return { planFor, complete, stream };
+}
+
+async function* refusedStream(error: GatewayError): AsyncGenerator<StreamPart> {
+  yield { type: 'error', error };
 }
 
 /** An embeddings answer's usage as chat usage: inputs only (an unreported count is left for usageOrEstimate). */

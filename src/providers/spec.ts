@@ -37,6 +37,17 @@ export interface CallOptions {
   timeouts?: Partial<Timeouts> | undefined;
   /** Extra headers for this call (e.g. the gateway's request id for tracing upstream). */
   headers?: Record<string, string> | undefined;
+  /**
+   * Prompt-cache breakpoints to place where the request placed none (config `promptCache`, a route's keys over
+   * its provider's). Only protocols with explicit breakpoints (Anthropic) act on it; the others cache on their own.
+   */
+  promptCache?: PromptCachePolicy | undefined;
+}
+
+/** Where an adapter adds a cache breakpoint of its own: after the system prompt, after the last tool. */
+export interface PromptCachePolicy {
+  system?: boolean | undefined;
+  tools?: boolean | undefined;
 }
 
 /**

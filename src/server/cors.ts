@@ -36,6 +36,7 @@ const EXPOSE_HEADERS = [
   'x-switchboard-cost-usd',
   'x-switchboard-cache',
   'x-switchboard-idempotent-replay',
+  'x-switchboard-dropped-params',
   ...['limit', 'remaining', 'reset'].flatMap((what) => ['requests', 'tokens'].map((unit) => `x-ratelimit-${what}-${unit}`)),
   'retry-after',
 ].join(', ');

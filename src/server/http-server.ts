@@ -175,7 +175,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
           openStreams.add(res);
           const release = shutdown.hold();
           try {
-            await chatCompletions(ctx, body, gateway);
+            await chatCompletions(ctx, body, gateway, services);
           } finally {
             openStreams.delete(res);
             release();

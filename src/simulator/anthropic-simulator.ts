@@ -20,7 +20,8 @@ import { planThinking, wantsRedacted, type PlannedThinking, type ThoughtSigner }
  *   the API's order; a top-level `cache_control` marks the whole prompt) is looked up in the simulator's PrefixCache
  *   (keyed by model and the prefix content). First time: `cache_creation_input_tokens` = prefix tokens; after:
  *   `cache_read_input_tokens`. `input_tokens` is the rest (it excludes cached tokens, as the API's does).
- *   Unlike the real API there is no minimum cacheable length.
+ *   An entry lives 5 minutes (`ttl: '1h'`: an hour) from its last use; more than 4 breakpoints is a 400.
+ *   Unlike the real API there is no minimum cacheable length, and only the last breakpoint's prefix is looked up.
  * - output = planReply's outputTokens (after a stop sequence cut, recounted), plus the thinking's tokens.
  *
  * Extended thinking (`thinking: {type: 'enabled', budget_tokens}` or `adaptive`): the reply starts with a thinking
@@ -31,6 +32,11 @@ import { planThinking, wantsRedacted, type PlannedThinking, type ThoughtSigner }
  */
 
 type Json = Record<string, unknown>;
+
+/** Cache breakpoints one request may carry; an entry lives 5 minutes (or 1 hour) from its last use. */
+const MAX_BREAKPOINTS = 4;
+const FIVE_MINUTES_MS = 5 * 60_000;
+const HOUR_MS = 60 * 60_000;
 
 interface Segment {
   /** Stable text identifying this block in the prompt (for the prefix cache key). */
@@ -221,10 +227,17 @@ function parseRequest(body: unknown, signer: ThoughtSigner): ParsedRequest {
   if (isObject(last) && last.role !== 'user') toolResult = undefined;
 
   let lastMarked = -1;
+  let breakpoints = 0;
   segments.forEach((s, i) => {
-    if (s.cache) lastMarked = i;
+    if (s.cache) {
+      lastMarked = i;
+      breakpoints++;
+    }
   });
   const autoCache = isObject(body.cache_control) ? cacheOf({ cache_control: body.cache_control }) : undefined;
+  // The top-level (automatic) breakpoint takes one of the four slots too.
+  if (autoCache) breakpoints++;
+  if (breakpoints > MAX_BREAKPOINTS) throw new InvalidRequest(`A maximum of ${MAX_BREAKPOINTS} blocks with cache_control may be provided. Found ${breakpoints}.`);
 
   let toolsDisabled = false;
   let forcedTool: string | undefined;
@@ -306,7 +319,7 @@ function computeUsage(req: ParsedRequest, ctx: SimContext, outputTokens: number)
   const ttl = (req.autoCache ?? req.segments[end]?.cache)?.ttl ?? '5m';
   const key = `anthropic\u0001${req.model}\u0001${prefix.map((s) => s.key).join('\u0001')}`;
   usage.input_tokens = total - prefixTokens;
-  if (ctx.prefixCache.touch(key) === 'read') {
+  if (ctx.prefixCache.touch(key, ttl === '1h' ? HOUR_MS : FIVE_MINUTES_MS) === 'read') {
     usage.cache_read_input_tokens = prefixTokens;
   } else {
     usage.cache_creation_input_tokens = prefixTokens;

@@ -235,6 +235,10 @@ function parseChat(ctx: SimContext, deployment: string | undefined): ChatRequest
     }
     messages.push(m);
   }
+  if (body.prompt_cache_key !== undefined && body.prompt_cache_key !== null && typeof body.prompt_cache_key !== 'string') {
+    badRequest(ctx, `Invalid type for 'prompt_cache_key': expected a string, but got ${Array.isArray(body.prompt_cache_key) ? 'an array' : `a ${typeof body.prompt_cache_key}`} instead.`, 'prompt_cache_key', 'invalid_type');
+    return undefined;
+  }
   const stream = body.stream === true;
   if (body.stream_options !== undefined && body.stream_options !== null && !stream) {
     badRequest(ctx, "The 'stream_options' parameter is only allowed when 'stream' is enabled.", 'stream_options', null);

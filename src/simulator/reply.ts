@@ -180,15 +180,27 @@ export function valueFor(schema: Record<string, unknown>, prompt: string): unkno
  * cacheable (or, for OpenAI, any long prefix) the second time it is sent, and cache writes the first time.
  */
 export class PrefixCache {
-  private readonly seen = new Set<string>();
+  /** Prefix digest → when it expires (ms); Infinity for caches without a lifetime. */
+  private readonly seen = new Map<string, number>();
 
-  /** Returns 'write' the first time a prefix is seen and 'read' afterwards. */
-  touch(prefix: string): 'read' | 'write' {
+  private readonly now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.now = now;
+  }
+
+  /**
+   * Returns 'write' the first time a prefix is seen (or once its entry expired) and 'read' afterwards. With a
+   * `ttlMs`, each touch renews the entry's lifetime, as Anthropic's cache refreshes an entry on every hit.
+   */
+  touch(prefix: string, ttlMs = Infinity): 'read' | 'write' {
     const key = createHash('sha256').update(prefix).digest('hex');
-    if (this.seen.has(key)) return 'read';
-    this.seen.add(key);
-    if (this.seen.size > 10_000) this.seen.clear();
-    return 'write';
+    const now = this.now();
+    const expires = this.seen.get(key);
+    const hit = expires !== undefined && expires > now;
+    if (!hit && this.seen.size >= 10_000) this.seen.clear();
+    this.seen.set(key, now + ttlMs);
+    return hit ? 'read' : 'write';
   }
 }
 

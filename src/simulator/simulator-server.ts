@@ -29,6 +29,8 @@ export interface SimulatorOptions {
   signingSecret?: string;
   /** Injected for deterministic error rates in tests. */
   random?: () => number;
+  /** The prompt caches' clock (entry lifetimes); Date.now by default. */
+  now?: () => number;
 }
 
 export interface SimulatorStats {
@@ -64,7 +66,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   const proto = PROTOCOLS[opts.protocol];
   let baseFaults: Faults = FaultsSchema.parse(opts.faults ?? {});
   const random = opts.random ?? Math.random;
-  const prefixCache = new PrefixCache();
+  const prefixCache = new PrefixCache(opts.now);
   const signer = new ThoughtSigner(opts.signingSecret);
   const stats: SimulatorStats = { requests: 0, aborted: 0, completed: 0, inFlight: 0, streamedBytes: 0 };
   const events = new EventEmitter();

@@ -77,6 +77,19 @@ describe('config', () => {
     expect(issues.some((i) => i.startsWith('providers[0].models:'))).toBe(true);
   });
 
+  it('reads promptCache on providers and routes, and names a misspelt key in it', () => {
+    const c = parseConfig(
+      {
+        providers: [{ ...minimal.providers[0]!, promptCache: { system: true } }],
+        routes: [{ ...minimal.routes[0]!, promptCache: { tools: true, system: false } }],
+      },
+      {},
+    );
+    expect(c.providers[0]!.promptCache).toEqual({ system: true });
+    expect(c.routes[0]!.promptCache).toEqual({ tools: true, system: false });
+    expect(issuesOf({ ...minimal, routes: [{ ...minimal.routes[0]!, promptCache: { sytem: true } }] })).toEqual(['routes[0].promptCache.sytem: unknown key']);
+  });
+
   it('checks that routes name configured providers and models', () => {
     const bad = { ...minimal, routes: [{ name: 'default', targets: [{ provider: 'p1', model: 'nope' }, { provider: 'ghost', model: 'm1' }] }] };
     expect(issuesOf(bad)).toEqual([

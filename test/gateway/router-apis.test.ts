@@ -66,6 +66,17 @@ describe('GraphQL', () => {
     expect(other.data.explainRoute).toMatchObject({ chosen: { provider: { id: 'sim-anthropic' } }, excluded: [{ provider: { id: 'sim-openai' }, reason: 'when: task (none) is not one of chat' }] });
   });
 
+  it('upsertRoute keeps promptCache and unsupportedParams, and the route reads them back', async () => {
+    const fields = 'name promptCache { system tools } unsupportedParams';
+    const up = await gql(`mutation($input: RouteInput!) { upsertRoute(input: $input) { ${fields} } }`, {
+      input: { name: 'cached', targets: [{ provider: 'sim-anthropic', model: 'claude-haiku-4-5' }], promptCache: { system: true, tools: false }, unsupportedParams: 'DROP' },
+    });
+    expect(up.errors).toBeUndefined();
+    expect(up.data.upsertRoute).toEqual({ name: 'cached', promptCache: { system: true, tools: false }, unsupportedParams: 'DROP' });
+    const plain = await gql(`{ route(name: "default") { ${fields} } }`);
+    expect(plain.data.route).toEqual({ name: 'default', promptCache: null, unsupportedParams: 'REFUSE' });
+  });
+
   it('explainRoute with a draft plans on the edit without saving it; a bad draft names its field', async () => {
     const q = `query($input: CompletionInput!, $draft: RouteInput) { explainRoute(input: $input, draft: $draft) { route routeVersion chosen { provider { id } } } }`;
     const input = { route: 'default', messages: [{ role: 'USER', content: 'Hi' }] };

@@ -76,6 +76,9 @@ describe('a client key with routes: [default]', () => {
     expect(body.errors?.[0]?.message).toContain('"llama3.2"');
     const explained = await gql(WEB, '{ explainRoute(input: { model: "llama3.2", messages: [{ role: USER, content: "hi" }] }) { route } }');
     expect(explained.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    // Nor can providerOptions name another model: the vendor body's model is the router's choice.
+    const smuggled = await gql(WEB, 'mutation { createCompletion(input: { route: "default", messages: [{ role: USER, content: "hi" }], providerOptions: { openai: { model: "llama3.2" } } }) { id } }');
+    expect(smuggled.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', param: 'input.providerOptions.openai.model' });
     // A draft route would let it plan on any target: drafts are for keys that may save routes.
     const drafted = await gql(WEB, '{ explainRoute(input: { messages: [{ role: USER, content: "hi" }] }, draft: { name: "default", targets: [{ provider: "sim-ollama", model: "llama3.2" }] }) { route } }');
     expect(drafted.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Completion, CompletionEvent } from '../../src/core/index.ts';
 import type { StoreRequest } from '../../src/gateway/gateway-request.ts';
 import type { Gateway } from '../../src/gateway/gateway-service.ts';
+import type { Services } from '../../src/gateway/services.ts';
 import { RequestContext } from '../../src/gateway/request-context.ts';
 import { chatCompletions, type RestContext } from '../../src/server/openai-compat/openai-routes.ts';
 import { startStack, type Stack } from '../helpers/start-stack.ts';
@@ -73,7 +74,7 @@ describe('the REST stream loop honours backpressure (a fake response whose buffe
   function run(res: ReturnType<typeof fakeResponse>, gateway: Gateway): Promise<void> {
     const ctx = { req: { headers: {} }, res, requestId: 'r1', principal: { scope: 'admin', name: 'ops' }, signal: new AbortController().signal };
     const body = { model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] };
-    return chatCompletions(ctx as unknown as RestContext, body, gateway);
+    return chatCompletions(ctx as unknown as RestContext, body, gateway, { catalog: { provider: () => undefined } as unknown as Services['catalog'] });
   }
 
   it('pulls no further delta until the response drains, then finishes', async () => {

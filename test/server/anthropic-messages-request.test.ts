@@ -66,7 +66,7 @@ describe('parseMessagesBody', () => {
     ]);
   });
 
-  it('maps tools and tool_choice, and passes what the contract has no field for as provider options', () => {
+  it('maps tools (breakpoints included) and tool_choice, and passes what the contract has no field for as provider options', () => {
     const tool = { name: 'get_weather', description: 'd', input_schema: { type: 'object', properties: {} }, cache_control: { type: 'ephemeral' } };
     const { request } = parseMessagesBody({
       ...base,
@@ -80,12 +80,11 @@ describe('parseMessagesBody', () => {
       service_tier: 'standard_only',
       output_config: { effort: 'low', format: { type: 'json_schema', schema: { type: 'object' } } },
     });
-    expect(request.chat.tools).toEqual([{ name: 'get_weather', description: 'd', parameters: { type: 'object', properties: {} } }]);
+    expect(request.chat.tools).toEqual([{ name: 'get_weather', description: 'd', parameters: { type: 'object', properties: {} }, cacheControl: { type: 'ephemeral' } }]);
     expect(request.chat.toolChoice).toBe('required');
     expect(request.chat.responseFormat).toEqual({ type: 'json_schema', name: 'response', schema: { type: 'object' } });
     expect(request.chat.providerOptions).toEqual({
       anthropic: {
-        tools: [tool],
         tool_choice: { disable_parallel_tool_use: true },
         top_k: 5,
         thinking: { type: 'enabled', budget_tokens: 2048 },

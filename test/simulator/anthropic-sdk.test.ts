@@ -282,6 +282,42 @@ describe('anthropic simulator driven by @anthropic-ai/sdk', () => {
     expect(plain.usage.input_tokens).toBe(first.usage.input_tokens + first.usage.cache_creation_input_tokens!);
   });
 
+  it('refuses more than four cache breakpoints, counting the top-level one', async () => {
+    const marked = (n: number) => Array.from({ length: n }, (_, i) => ({ type: 'text' as const, text: `part ${i}`, cache_control: { type: 'ephemeral' as const } }));
+    const four = await client.messages.create({ model: MODEL, max_tokens: 5, messages: [{ role: 'user', content: marked(4) }] });
+    expect(four.usage.cache_creation_input_tokens).toBeGreaterThan(0);
+    const five = await client.messages.create({ model: MODEL, max_tokens: 5, messages: [{ role: 'user', content: marked(5) }] }).catch((e: unknown) => e);
+    expect(five).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((five as InstanceType<typeof Anthropic.BadRequestError>).error).toMatchObject({ error: { type: 'invalid_request_error', message: 'A maximum of 4 blocks with cache_control may be provided. Found 5.' } });
+    const auto = await client.messages
+      .create({ model: MODEL, max_tokens: 5, cache_control: { type: 'ephemeral' }, messages: [{ role: 'user', content: marked(4) }] } as Anthropic.MessageCreateParamsNonStreaming)
+      .catch((e: unknown) => e);
+    expect(auto).toBeInstanceOf(Anthropic.BadRequestError);
+  });
+
+  it('forgets a cached prefix 5 minutes after its last use (1 hour with ttl 1h)', async () => {
+    let now = 1_000_000;
+    const timed = await startSimulator({ protocol: 'anthropic', port: 0, now: () => now });
+    try {
+      const c = new Anthropic({ apiKey: 'k', baseURL: timed.url, maxRetries: 0 });
+      const ask = (ttl: '5m' | '1h') =>
+        c.messages.create({ model: MODEL, max_tokens: 5, system: [{ type: 'text', text: `ttl ${ttl} ${'instructions '.repeat(30)}`, cache_control: { type: 'ephemeral', ttl } }], messages: [{ role: 'user', content: 'q' }] });
+      const kind = async (ttl: '5m' | '1h') => ((await ask(ttl)).usage.cache_read_input_tokens! > 0 ? 'read' : 'write');
+      expect([await kind('5m'), await kind('1h')]).toEqual(['write', 'write']);
+      now += 4 * 60_000;
+      expect([await kind('5m'), await kind('1h')]).toEqual(['read', 'read']);
+      // 4 minutes after that read: still within 5 minutes of the last use.
+      now += 4 * 60_000;
+      expect(await kind('5m')).toBe('read');
+      now += 5 * 60_000 + 1;
+      expect([await kind('5m'), await kind('1h')]).toEqual(['write', 'read']);
+      now += 60 * 60_000 + 1;
+      expect(await kind('1h')).toBe('write');
+    } finally {
+      await timed.close();
+    }
+  });
+
   it('surfaces a mid-stream error event as an SDK error', async () => {
     const stream = await client.messages.create(
       { model: MODEL, max_tokens: 200, stream: true, messages: [{ role: 'user', content: 'stream then fail' }] },

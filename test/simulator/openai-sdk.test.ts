@@ -232,6 +232,15 @@ describe('openai simulator via the openai SDK', () => {
     expect((noMessages as APIError).code).toBe('missing_required_parameter');
   });
 
+  it('takes prompt_cache_key as a string and refuses any other type', async () => {
+    const ok = await client.chat.completions.create({ ...basic, prompt_cache_key: 'tenant-1' });
+    expect(ok.choices[0]!.message.content).toBeTruthy();
+    const bad = await client.post('/chat/completions', { body: { ...basic, prompt_cache_key: 42 } }).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((bad as APIError).param).toBe('prompt_cache_key');
+    expect((bad as APIError).code).toBe('invalid_type');
+  });
+
   it('reports cached tokens on the second identical long request', async () => {
     const long: ChatCompletionCreateParamsNonStreaming = {
       model: 'gpt-4o',

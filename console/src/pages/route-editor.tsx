@@ -285,5 +285,7 @@ function keptSettings(route: Route): Partial<RouteInput> {
     expectedOutputTokens: route.expectedOutputTokens,
     ...(route.streamTimeouts && { streamTimeouts: route.streamTimeouts }),
     ...(route.validator && { validator: route.validator }),
+    ...(route.promptCache && { promptCache: route.promptCache }),
+    unsupportedParams: route.unsupportedParams,
   };
 }

@@ -14,6 +14,7 @@ import {
   type ToolChoice,
 } from '../../core/index.ts';
 import type { CallOptions } from '../spec.ts';
+import { placeCacheBreakpoints } from './cache-breakpoints.ts';
 
 /** Anthropic requires max_tokens; this is the last fallback after the request and the model config. */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -47,14 +48,14 @@ function textBlocks(parts: readonly TextPart[]): Block[] {
 
 function imageBlock(provider: string, p: ImagePart): Block {
   // `detail` has no Anthropic counterpart; like cacheControl elsewhere it is a rendering hint, not content.
-  if (p.data !== undefined) return { type: 'image', source: { type: 'base64', media_type: p.mediaType, data: p.data } };
+  if (p.data !== undefined) return { type: 'image', source: { type: 'base64', media_type: p.mediaType, data: p.data }, ...cacheControl(p.cacheControl) };
   const url = p.url ?? '';
   if (url.startsWith('data:')) {
     const m = /^data:([^;,]+);base64,(.*)$/s.exec(url);
     if (!m) throw invalid(provider, 'image', 'image data URLs must be base64 with a media type');
-    return { type: 'image', source: { type: 'base64', media_type: m[1], data: m[2] } };
+    return { type: 'image', source: { type: 'base64', media_type: m[1], data: m[2] }, ...cacheControl(p.cacheControl) };
   }
-  return { type: 'image', source: { type: 'url', url } };
+  return { type: 'image', source: { type: 'url', url }, ...cacheControl(p.cacheControl) };
 }
 
 function contentBlocks(provider: string, content: string | ContentPart[]): Block[] {
@@ -193,7 +194,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  */
 export function buildMessagesBody(
   req: ChatRequest,
-  opts: Pick<CallOptions, 'model' | 'defaultMaxOutputTokens'>,
+  opts: Pick<CallOptions, 'model' | 'defaultMaxOutputTokens' | 'promptCache'>,
   provider: string,
   stream: boolean,
 ): Record<string, unknown> {
@@ -221,6 +222,7 @@ export function buildMessagesBody(
       ...(t.description !== undefined && { description: t.description }),
       input_schema: t.parameters,
       ...(t.strict !== undefined && { strict: t.strict }),
+      ...cacheControl(t.cacheControl),
     }));
   }
   if (req.toolChoice !== undefined) body.tool_choice = toolChoice(req.toolChoice);
@@ -239,6 +241,8 @@ export function buildMessagesBody(
     const mine = body[k];
     body[k] = isPlainObject(mine) && isPlainObject(v) ? { ...mine, ...v } : v;
   }
+  // After the passthrough, so breakpoints sent that way count and are not doubled.
+  placeCacheBreakpoints(body, opts.promptCache);
   // The transport mode is ours: the parser on the other end depends on it.
   if (stream) body.stream = true;
   else delete body.stream;

@@ -26,6 +26,11 @@ export interface OpenAIPreset {
   dimensionsField?: string | undefined;
   /** Azure routes by deployment in the path and versions by query string. */
   azureDeployments?: boolean | undefined;
+  /**
+   * Whether ChatRequest.promptCacheKey goes out as `prompt_cache_key`. Elsewhere it is left out: like a cache
+   * breakpoint it is a hint, and the vendors that do not document it cache (if at all) without one.
+   */
+  promptCacheKey?: boolean | undefined;
 }
 
 /** OpenAI itself (no preset). */
@@ -36,6 +41,7 @@ export const OPENAI_DEFAULTS: OpenAIPreset = {
   streamOptions: true,
   unsupported: [],
   maxStopSequences: 4,
+  promptCacheKey: true,
 };
 
 /** The protocol table's presets (src/core/protocols.ts), where their default base URLs live too. */

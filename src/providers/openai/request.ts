@@ -141,6 +141,7 @@ export function toChatBody(req: ChatRequest, opts: CallOptions, ctx: BodyContext
   if (req.seed !== undefined) body[ctx.preset.seedField ?? 'seed'] = req.seed;
   // OpenAI takes the effort as is; reasoning sent back on assistant turns has no field in Chat Completions.
   if (req.reasoningEffort !== undefined) body.reasoning_effort = req.reasoningEffort;
+  if (req.promptCacheKey !== undefined && ctx.preset.promptCacheKey === true) body.prompt_cache_key = req.promptCacheKey;
   // req.metadata is not sent: OpenAI keeps `metadata` only for stored completions and most compatible
   // servers reject the field; the contract says labels stay with us unless a vendor has a use for them.
 

@@ -36,7 +36,7 @@ import { effortOfBudget, partOfSignature } from './thinking-blocks.ts';
  * the anthropic adapter (which goes the other way) so a bug in one cannot hide in the other.
  *
  * What the contract has no place for yet travels in `providerOptions` for the protocols that can take it
- * (top_k, disable_parallel_tool_use, cache_control on tools and the whole prompt, service_tier,
+ * (top_k, disable_parallel_tool_use, cache_control on the whole prompt, service_tier,
  * output_config.effort, and Anthropic's exact thinking budget beside the contract's reasoning effort);
  * what no target can take through the gateway (documents, Files API references, server tools, container /
  * MCP parameters) is refused by name.
@@ -93,8 +93,8 @@ const textPart = (b: InboundTextBlock): TextPart => ({ type: 'text', text: b.tex
 
 function imagePart(b: InboundImageBlock, where: string): ImagePart {
   const s = b.source;
-  if (s.type === 'base64') return { type: 'image', data: s.data, mediaType: s.media_type };
-  if (s.type === 'url') return { type: 'image', url: s.url };
+  if (s.type === 'base64') return { type: 'image', data: s.data, mediaType: s.media_type, ...cacheOf(b.cache_control) };
+  if (s.type === 'url') return { type: 'image', url: s.url, ...cacheOf(b.cache_control) };
   throw unsupported(`${where}.source`, 'Files API references (file_id) are not supported: send the image as base64 or a URL');
 }
 
@@ -258,10 +258,6 @@ function chatOf(body: CountTokensBody & Partial<MessagesBody>): ChatRequest {
   }
   body.messages.forEach((m, i) => conversation.add(m, i));
 
-  if (body.tools?.some((t) => t.cache_control)) {
-    // The contract's tools have no cache_control yet: Anthropic targets get the tools as sent, breakpoints included.
-    setOption(options, 'anthropic', 'tools', body.tools);
-  }
   const choice = body.tool_choice;
   if (choice && choice.type !== 'none' && choice.disable_parallel_tool_use === true) {
     setOption(options, 'anthropic', 'tool_choice', { disable_parallel_tool_use: true });
@@ -286,6 +282,7 @@ function chatOf(body: CountTokensBody & Partial<MessagesBody>): ChatRequest {
         ...(t.description !== undefined && { description: t.description }),
         parameters: t.input_schema,
         ...(t.strict !== undefined && { strict: t.strict }),
+        ...cacheOf(t.cache_control),
       })),
     }),
     ...(choice && { toolChoice: toolChoiceOf(choice) }),

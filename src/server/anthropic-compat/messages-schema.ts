@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OpenAIChatBodySchema } from '../openai-compat/chat-request.ts';
+import { SwitchboardConstraintsSchema } from '../openai-compat/switchboard-extension.ts';
 
 /**
  * The inbound Anthropic Messages API body (`POST /v1/messages`, `/v1/messages/count_tokens`), as zod
@@ -138,7 +138,7 @@ export const MessagesBodySchema = z.object({
   metadata: z.strictObject({ user_id: z.string().nullable().optional() }).optional(),
   service_tier: z.enum(['auto', 'standard_only']).optional(),
   /** Switchboard extension, as on REST: routing constraints ({"quality": "FAST", "deny": ["sim-openai"]}); never sent upstream. */
-  switchboard: OpenAIChatBodySchema.shape.switchboard,
+  switchboard: SwitchboardConstraintsSchema.optional(),
 });
 
 export const CountTokensBodySchema = z.object(common);

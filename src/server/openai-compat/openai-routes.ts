@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { GatewayError, issueMessage, type AttemptRecord, type Completion, type Principal } from '../../core/index.ts';
+import { wireProtocolOf } from '../../core/protocols.ts';
 import { maySeeRoute, pinnableDeployments } from '../../gateway/access-rule.ts';
 import { endOnShutdown } from '../../gateway/end-on-shutdown.ts';
 import { embeddingsRequest } from '../../gateway/embeddings.ts';
 import type { Gateway, Services } from '../../gateway/services.ts';
-import { CACHE_MODES, type CacheDirective, type StoreRequest } from '../../gateway/gateway-request.ts';
+import { CACHE_MODES, type CacheDirective, type GatewayRequest, type StoreRequest } from '../../gateway/gateway-request.ts';
+import { paramsNotFor } from '../../gateway/protocol-params.ts';
 import { rateLimitHeaders } from '../../gateway/limits-stage.ts';
 import type { RequestFindings } from '../../gateway/request-context.ts';
 import { parseChatBody } from './chat-request.ts';
@@ -152,7 +154,20 @@ export function requestControls(ctx: RestContext) {
   };
 }
 
-export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: Gateway): Promise<void> {
+const DROPPED_HEADER = 'x-switchboard-dropped-params';
+
+/**
+ * The parameters of `request` the answering provider's protocol could not take, which it therefore ran
+ * without (the route's `unsupportedParams: drop`; under `refuse` such a target never answers): a function
+ * of the protocol, so a cached or replayed answer names them too.
+ */
+function droppedFor(request: GatewayRequest, catalog: Services['catalog'], provider: string): string {
+  if (!request.protocolParams) return '';
+  const config = catalog.provider(provider);
+  return config ? paramsNotFor(request.protocolParams, wireProtocolOf(config.protocol)).join(', ') : '';
+}
+
+export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: Gateway, services: Pick<Services, 'catalog'>): Promise<void> {
   const parsedBody = parseChatBody(raw);
   const { stream, includeUsage } = parsedBody;
   const request: StoreRequest = Object.assign(parsedBody.request, requestControls(ctx));
@@ -161,7 +176,10 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
   if (!stream) {
     const c = await withFindings(ctx.res, meta, gateway.complete(meta));
     const json = JSON.stringify(completionBody(c));
-    ctx.res.writeHead(200, completionHeaders(c, ctx.requestId, meta, Buffer.byteLength(json)));
+    const headers = completionHeaders(c, ctx.requestId, meta, Buffer.byteLength(json));
+    const dropped = droppedFor(request, services.catalog, c.provider);
+    if (dropped) headers.push(DROPPED_HEADER, dropped);
+    ctx.res.writeHead(200, headers);
     ctx.res.end(json);
     return;
   }
@@ -179,6 +197,8 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
     const h = ['content-type', 'text/event-stream; charset=utf-8', 'cache-control', 'no-cache', 'connection', 'keep-alive', 'x-request-id', ctx.requestId];
     if (started) {
       h.push('x-switchboard-route', started.route, 'x-switchboard-route-version', String(started.routeVersion), 'x-switchboard-provider', started.provider, 'x-switchboard-model', started.model);
+      const dropped = droppedFor(request, services.catalog, started.provider);
+      if (dropped) h.push(DROPPED_HEADER, dropped);
     }
     for (const [k, v] of Object.entries(storeHeaders(meta))) h.push(k, v);
     if (attempts !== undefined) h.push('x-switchboard-attempts', String(attempts));
