@@ -18,6 +18,9 @@ describe('docker-compose.yml', () => {
     expect(gw.environment.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://otel-collector:4318');
     expect(gw.environment.HOST).toBe('0.0.0.0');
     expect(Object.keys(gw.depends_on)).toEqual(expect.arrayContaining(['redis', 'otel-collector']));
+    // Three replicas, reached only through the load balancer.
+    expect(gw.deploy.replicas).toBe(3);
+    expect(gw.ports).toBeUndefined();
     // Each simulator URL the gateway is given points at a simulator service listening on that port.
     for (const p of ['openai', 'anthropic', 'gemini', 'ollama']) {
       const url = new URL(gw.environment[`SIM_${p.toUpperCase()}_URL`]);
@@ -32,6 +35,21 @@ describe('docker-compose.yml', () => {
     const config = parseConfig(await load(mount.split(':')[0]!.replace(/^\.\//, '')), env);
     expect(config.server.host).toBe('0.0.0.0');
     expect(config.keys).toHaveLength(1);
+  });
+
+  it('a load balancer in front of the replicas: round robin over the service name, streams unbuffered, WebSockets upgraded', async () => {
+    const compose = await load('docker-compose.yml');
+    const lb = compose.services.lb;
+    expect(lb.ports).toEqual(['4000:4000']);
+    expect(lb.depends_on.switchboard.condition).toBe('service_healthy');
+    const mount = (lb.volumes as string[])[0]!.split(':');
+    expect(mount[1]).toBe('/etc/nginx/nginx.conf');
+    const conf = await readFile(join(root, mount[0]!), 'utf8');
+    expect(conf).toMatch(/server switchboard:4000 resolve;/);
+    expect(conf).toMatch(/proxy_pass http:\/\/switchboard;/);
+    expect(conf).toMatch(/proxy_buffering off;/);
+    expect(conf).toMatch(/proxy_set_header Upgrade \$http_upgrade;/);
+    expect(conf).toMatch(/listen 4000;/);
   });
 
   it('the collector receives OTLP/HTTP where the gateway sends it and exports to Jaeger', async () => {
