@@ -1,15 +1,20 @@
 import { parseArgs } from 'node:util';
 import { isClusterWorker, runPrimary, SIM_URLS_ENV, workerCount } from './cli-cluster.ts';
 import { configJsonSchema, ConfigError, defaultConfig, loadConfigFile, parseConfig, type Config } from './config/index.ts';
+import type { SimulatorUrls } from './config/default-config.ts';
+import { watchConfigFile } from './config-reload.ts';
 import { describeFault, installProcessGuards } from './process-guards.ts';
 import { faultFlags, type FaultsInput } from './simulator/faults.ts';
 import { SIM_PROTOCOLS, type SimProtocol } from './simulator/protocol.ts';
 import { startSimulator, type Simulator } from './simulator/simulator-server.ts';
+import { startSimulators } from './simulator/start-simulators.ts';
 
 const USAGE = `usage:
-  switchboard start [--config file.yaml] [--host 127.0.0.1] [--port 4000]   (SWITCHBOARD_WORKERS=N: N processes, node:cluster)
-  switchboard simulate --protocol openai|anthropic|gemini|ollama [--port 0] [--host 127.0.0.1] [--api-key KEY] [fault flags]
+  switchboard start [--config file.yaml] [--host 127.0.0.1] [--port 4000] [--watch-config]
+                    (SWITCHBOARD_WORKERS=N: N processes, node:cluster; SIGHUP or --watch-config: reload the config)
+  switchboard simulate --protocol openai|anthropic|gemini|ollama|bedrock|vertex [--port 0] [--host 127.0.0.1] [--api-key KEY] [fault flags]
   switchboard config-schema
+  switchboard usage export --from ISO --to ISO [--format csv|jsonl] [--config file.yaml]   (usage events from the durable ledger, PostgreSQL)
 
 fault flags (simulate): ${faultFlags().map((f) => `${f.flag}${f.kind === 'number' ? ' N' : ''}`).join(' ')}`;
 
@@ -24,7 +29,7 @@ function fail(message: string): never {
 async function start(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string', short: 'c' }, host: { type: 'string' }, port: { type: 'string' } },
+    options: { config: { type: 'string', short: 'c' }, host: { type: 'string' }, port: { type: 'string' }, 'watch-config': { type: 'boolean' } },
   });
   const env = process.env;
   const configPath = values.config ?? env.SWITCHBOARD_CONFIG;
@@ -35,6 +40,7 @@ async function start(argv: string[]): Promise<void> {
     fail((err as Error).message);
   }
   const sims: Simulator[] = [];
+  let closeSims: () => Promise<void> = async () => {};
   const describe = (url: string, simLines: string[]) => [
     `  GraphQL        ${url}/graphql   (HTTP and WebSocket graphql-transport-ws)`,
     `  OpenAI-compat  ${url}/v1        (chat/completions, models, embeddings)`,
@@ -44,9 +50,11 @@ async function start(argv: string[]): Promise<void> {
     ...(simLines.length > 0 ? ['  no config given: simulated providers', ...simLines] : [`  config         ${configPath}`]),
   ];
   const simLines = () => sims.map((s) => `    ${s.protocol.padEnd(10)} ${s.url}`);
-  const startSims = async () => {
-    for (const protocol of SIM_PROTOCOLS) sims.push(await startSimulator({ protocol, port: 0 }));
-    return Object.fromEntries(sims.map((s) => [s.protocol, s.url])) as Record<SimProtocol, string>;
+  const startSims = async (): Promise<SimulatorUrls> => {
+    const set = await startSimulators();
+    sims.push(...Object.values(set.sims));
+    closeSims = set.close;
+    return set.urls;
   };
   if (workers > 1 && !isClusterWorker()) {
     // The primary: check the config once (a bad one stops here, not in N workers), then fork.
@@ -61,9 +69,7 @@ async function start(argv: string[]): Promise<void> {
       workers,
       describe: (url) => describe(url, simLines()),
       ...(urls && { env: { [SIM_URLS_ENV]: JSON.stringify(urls) } }),
-      onStopped: async () => {
-        await Promise.all(sims.map((s) => s.close()));
-      },
+      onStopped: () => closeSims(),
     });
     return;
   }
@@ -73,9 +79,9 @@ async function start(argv: string[]): Promise<void> {
       config = await loadConfigFile(configPath, env);
     } else if (isClusterWorker() && env[SIM_URLS_ENV]) {
       // A worker of a cluster without config: the primary's simulators.
-      config = parseConfig(defaultConfig(JSON.parse(env[SIM_URLS_ENV]) as Record<SimProtocol, string>, env), env, 'built-in default config');
+      config = parseConfig(defaultConfig(JSON.parse(env[SIM_URLS_ENV]) as SimulatorUrls, env), env, 'built-in default config');
     } else {
-      // Out of the box: the four simulators in process on loopback, and a config that routes to them.
+      // Out of the box: every protocol's simulator in process on loopback, and a config that routes to them.
       const urls = await startSims();
       config = parseConfig(defaultConfig(urls, env), env, 'built-in default config');
     }
@@ -89,7 +95,18 @@ async function start(argv: string[]): Promise<void> {
   const app = await createApp({
     config,
     listen: { host: values.host ?? env.HOST ?? config.server.host, port: port !== undefined ? Number(port) : config.server.port },
+    ...(configPath && { reload: { load: () => loadConfigFile(configPath, env), source: configPath } }),
   }).catch((err: Error) => fail(err.message));
+  // Hot reload: SIGHUP, and with --watch-config (or SWITCHBOARD_WATCH_CONFIG=1) every change of the file.
+  let unwatch: (() => void) | undefined;
+  if (configPath) {
+    process.on('SIGHUP', () => void app.reloadConfig('SIGHUP'));
+    if (values['watch-config'] || env.SWITCHBOARD_WATCH_CONFIG === '1') {
+      unwatch = watchConfigFile(configPath, () => void app.reloadConfig('file change'), {
+        onError: (e) => app.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'config watch'),
+      });
+    }
+  }
   const url = app.server.url;
   // In a cluster the primary prints the address once every worker listens.
   if (!isClusterWorker()) process.stdout.write(`${[`switchboard listening on ${url}`, ...describe(url, simLines())].join('\n')}\n`);
@@ -105,8 +122,9 @@ async function start(argv: string[]): Promise<void> {
       process.exit(1);
     }, config.server.shutdownGraceMs + HARD_STOP_MARGIN_MS).unref();
     try {
+      unwatch?.();
       await app.close();
-      await Promise.all(sims.map((s) => s.close()));
+      await closeSims();
     } catch (e) {
       app.logger.error({ err: describeFault(e) }, 'shutdown failed');
       exitCode = 1;
@@ -176,6 +194,13 @@ async function main(): Promise<void> {
         return await start(rest);
       case 'simulate':
         return await simulate(rest);
+      case 'usage': {
+        // Loaded only for this command: it brings `pg`.
+        if (rest[0] !== 'export') fail(`unknown usage command "${rest[0] ?? ''}"\n\n${USAGE}`);
+        const { usageExport } = await import('./cli-usage-export.ts');
+        process.exitCode = await usageExport(rest.slice(1), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+        return;
+      }
       case 'config-schema':
         process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
         return;

@@ -56,6 +56,47 @@ export const PromptCacheSchema = z.strictObject({
   tools: z.boolean().optional(),
 });
 
+/**
+ * Cloud credentials, by the cloud's own chain. Every field is optional: with none, the chain finds them the
+ * way the vendor's SDKs do (environment, shared files, workload identity, instance metadata).
+ */
+export const CredentialsSchema = z.discriminatedUnion('type', [
+  z
+    .strictObject({
+      /** The AWS default chain (@aws-sdk/credential-providers): env, shared files, web identity, container, instance. */
+      type: z.literal('aws'),
+      /** A profile of the shared config/credentials files (default: AWS_PROFILE, then `default`). */
+      profile: z.string().min(1).optional(),
+      /** Static keys (prefer the chain); both or neither. */
+      accessKeyId: z.string().min(1).optional(),
+      secretAccessKey: z.string().min(1).optional(),
+      sessionToken: z.string().min(1).optional(),
+    })
+    .refine((c) => (c.accessKeyId === undefined) === (c.secretAccessKey === undefined), {
+      message: 'accessKeyId and secretAccessKey go together',
+      path: ['secretAccessKey'],
+    }),
+  z.strictObject({
+    /** Google application default credentials (google-auth-library): GOOGLE_APPLICATION_CREDENTIALS, gcloud, metadata server. */
+    type: z.literal('google'),
+    /** A service-account (or external-account) JSON file instead of the default lookup. */
+    keyFile: z.string().min(1).optional(),
+    scopes: z.array(z.string().min(1)).min(1).optional(),
+  }),
+  z.strictObject({
+    /** Microsoft Entra ID (@azure/identity): a client secret when given, else environment, workload and managed identity. */
+    type: z.literal('entra'),
+    tenantId: z.string().min(1).optional(),
+    clientId: z.string().min(1).optional(),
+    clientSecret: z.string().min(1).optional(),
+    /** The token's scope (default: Azure OpenAI's and AI Foundry's `https://cognitiveservices.azure.com/.default`). */
+    scope: z.string().min(1).optional(),
+  }),
+]);
+
+/** Which credential type each protocol can use; protocols absent here take `apiKey` only. */
+const CREDENTIAL_TYPES: Partial<Record<string, string>> = { bedrock: 'aws', vertex: 'google', azure: 'entra', 'azure-foundry': 'entra' };
+
 export const ProviderConfigSchema = z.strictObject({
   id: z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'ids are letters, digits, _, . or -'),
   protocol: z.enum(PROVIDER_KINDS),
@@ -71,7 +112,27 @@ export const ProviderConfigSchema = z.strictObject({
   options: z.record(z.string(), z.unknown()).optional(),
   /** Cache breakpoints the gateway places on this provider's requests; a route's `promptCache` keys win. */
   promptCache: PromptCacheSchema.optional(),
+  /** Bedrock: the AWS region (the host and the signing scope). */
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'an AWS region such as us-east-1').optional(),
+  /** Vertex AI: the Google Cloud project id and location (`global` or a region such as us-central1). */
+  project: z.string().min(1).optional(),
+  location: z.string().regex(/^[a-z0-9-]+$/, 'a location such as us-central1 or global').optional(),
+  credentials: CredentialsSchema.optional(),
   models: z.array(ModelConfigSchema).min(1, 'a provider needs at least one model'),
+}).superRefine((p, ctx) => {
+  if (p.protocol === 'bedrock' && p.region === undefined) ctx.addIssue({ code: 'custom', path: ['region'], message: 'bedrock needs a region' });
+  if (p.protocol === 'vertex' && p.project === undefined) ctx.addIssue({ code: 'custom', path: ['project'], message: 'vertex needs a project' });
+  if (p.credentials !== undefined && p.apiKey !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['apiKey'], message: 'give apiKey or credentials, not both' });
+  }
+  if (p.credentials !== undefined && CREDENTIAL_TYPES[p.protocol] !== p.credentials.type) {
+    const fits = CREDENTIAL_TYPES[p.protocol];
+    ctx.addIssue({
+      code: 'custom',
+      path: ['credentials', 'type'],
+      message: fits ? `${p.protocol} takes credentials of type "${fits}"` : `${p.protocol} takes no credentials block (use apiKey)`,
+    });
+  }
 });
 
 /** Conditions under which a route target is eligible (all that are set must hold). */
@@ -137,6 +198,12 @@ export const RouteConfigSchema = z.strictObject({
   deadlineMs: z.number().int().positive().default(120_000),
   /** After the first token, continue a broken stream on the next target instead of ending with an error. */
   resumeStreams: z.boolean().default(false),
+  /**
+   * A prompt or answer blocked by a provider's content filter: `stop` answers with it (the default: another
+   * model's policy is not a decision to make silently), `fallback` tries the next target. A streamed answer is
+   * retried only while nothing of it has reached the client.
+   */
+  onContentFilter: z.enum(['stop', 'fallback']).default('stop'),
   /** Streaming stall detection by the router (override the providers' `timeouts.firstTokenMs`). */
   streamTimeouts: z
     .strictObject({
@@ -329,7 +396,7 @@ export const RateLimitConfigSchema = z.strictObject({
 
 export const BudgetConfigSchema = z.strictObject({
   usd: z.number().positive(),
-  period: z.enum(['day', 'month']).default('day'),
+  period: z.enum(['day', 'week', 'month']).default('day'),
   /** Fraction of the budget past which requests are flagged `soft` (and moved to `softRoute` when set). */
   softThreshold: z.number().gt(0).max(1).default(0.8),
   /** Past the soft threshold, requests for a route run on this (cheaper) route instead. */
@@ -347,8 +414,35 @@ export const QuotasConfigSchema = z.strictObject({
   teams: z.record(z.string(), QuotaSchema).default({}),
   /** By deployment (`provider/model`): the router skips a deployment whose limit is used up. */
   deployments: z.record(z.string(), RateLimitConfigSchema).default({}),
+  /** Every request, whoever sends it: an organisation-wide budget and limits. */
+  org: QuotaSchema.optional(),
+  /**
+   * By provider id: a budget line charged with what calls to that provider cost. Reserved on every provider
+   * a request's route could use; a provider whose line is spent is dropped from the request's candidates.
+   */
+  providers: z.record(z.string(), z.strictObject({ budget: BudgetConfigSchema })).optional(),
+  /** By route name: limits and budget of requests made on that route (not of models pinned by name). */
+  routes: z.record(z.string(), QuotaSchema).optional(),
   /** Output tokens assumed for TPM and budget estimates when a request sets no maxOutputTokens. */
   defaultMaxOutputTokens: z.number().int().positive().default(1_024),
+});
+
+/** A team as an entity: its limits and budget, shared by every key with `team: <name>`. */
+export const TeamConfigSchema = z.strictObject({
+  name: z.string().min(1),
+  limits: RateLimitConfigSchema.optional(),
+  budget: BudgetConfigSchema.optional(),
+});
+
+/** Budget alerts (SOFT_THRESHOLD, EXHAUSTED, RESET) POSTed to a webhook, signed with `secret` (README: Keys, teams and budgets). */
+export const AlertsConfigSchema = z.strictObject({
+  webhookUrl: z.url(),
+  /** HMAC-SHA256 key of the `X-Switchboard-Signature` header. */
+  secret: z.string().min(16, 'the webhook secret is at least 16 characters'),
+  /** Deliveries per event, the first included, with exponential backoff between them. */
+  maxAttempts: z.number().int().positive().max(20).default(6),
+  /** One delivery attempt's time limit. */
+  timeoutMs: z.number().int().positive().default(5_000),
 });
 
 export const IdempotencyConfigSchema = z.strictObject({
@@ -366,6 +460,35 @@ export const AuthConfigSchema = z.strictObject({
   keyCacheTtlMs: z.number().int().positive().default(5_000),
 });
 
+/** Integer milliseconds/counts with a message naming the field (the config error prefixes its path too). */
+const ledgerInt = (field: string, min: number, max: number, unit: string) =>
+  z
+    .number({ error: `${field} must be a number (${unit})` })
+    .int({ error: `${field} must be a whole number (${unit})` })
+    .min(min, { error: `${field} must be at least ${min} (${unit})` })
+    .max(max, { error: `${field} must be at most ${max} (${unit})` });
+
+/**
+ * The durable usage ledger: every usage event also goes, in batches, to PostgreSQL (`src/store/postgres-*.ts`),
+ * for audits and for usage older than the store's rollups keep. Absent: the store's ledger only.
+ */
+export const LedgerConfigSchema = z.strictObject({
+  kind: z.literal('postgres', { error: 'ledger.kind must be "postgres"' }),
+  /** postgres://user:password@host:5432/db; the password is never logged (errors show the URL redacted). */
+  url: z
+    .string({ error: 'ledger.url must be a postgres:// URL' })
+    // The value is never echoed: it may carry a password.
+    .regex(/^postgres(?:ql)?:\/\/\S+$/i, { error: 'ledger.url must be a postgres:// or postgresql:// URL (value not shown: it may carry a password)' }),
+  /** Events are written at least this often; a SIGKILL loses at most the events of the last interval. */
+  flushIntervalMs: ledgerInt('ledger.flushIntervalMs', 10, 60_000, 'milliseconds').default(1_000),
+  /** Events per INSERT (one multi-row statement per batch); a batch this size is written at once. */
+  batchSize: ledgerInt('ledger.batchSize', 1, 10_000, 'events').default(500),
+  /** Day partitions older than this are dropped. */
+  retentionDays: ledgerInt('ledger.retentionDays', 1, 36_500, 'days').default(400),
+  /** Events held in memory while PostgreSQL is unreachable; past it new events are dropped, counted and logged. */
+  bufferCap: ledgerInt('ledger.bufferCap', 1, 10_000_000, 'events').default(50_000),
+});
+
 export const ConfigSchema = z
   .strictObject({
     server: ServerConfigSchema.prefault({}),
@@ -377,7 +500,12 @@ export const ConfigSchema = z
     auth: AuthConfigSchema.prefault({}),
     cache: CacheConfigSchema.prefault({}),
     quotas: QuotasConfigSchema.prefault({}),
+    /** Teams with limits and budgets (`quotas.teams` still works; an entry here wins over one there). */
+    teams: z.array(TeamConfigSchema).default([]),
+    alerts: AlertsConfigSchema.optional(),
     idempotency: IdempotencyConfigSchema.prefault({}),
+    /** The durable usage ledger (PostgreSQL); absent: the store's ledger only. */
+    ledger: LedgerConfigSchema.optional(),
     defaults: z
       .strictObject({
         /** The route used when a request names neither a route nor a model. */
@@ -393,6 +521,9 @@ export const ConfigSchema = z
       p.models.forEach((m, j) => {
         if (models.has(m.id)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'models', j, 'id'], message: `duplicate model id "${m.id}" in provider "${p.id}"` });
         models.add(m.id);
+        // A wildcard forwards the client's name as is and prices it from the built-in catalog, by name.
+        if (m.id === '*' && m.upstream !== undefined) ctx.addIssue({ code: 'custom', path: ['providers', i, 'models', j, 'upstream'], message: 'a wildcard model forwards names as given: no upstream' });
+        if (m.id === '*' && m.price !== undefined) ctx.addIssue({ code: 'custom', path: ['providers', i, 'models', j, 'price'], message: 'a wildcard model has no one price: declare the models you want priced by name beside it, or rely on the built-in catalog' });
       });
       providers.set(p.id, models);
     });
@@ -403,7 +534,7 @@ export const ConfigSchema = z
       r.targets.forEach((t, j) => {
         const models = providers.get(t.provider);
         if (!models) ctx.addIssue({ code: 'custom', path: ['routes', i, 'targets', j, 'provider'], message: `unknown provider "${t.provider}"` });
-        else if (!models.has(t.model)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'targets', j, 'model'], message: `provider "${t.provider}" has no model "${t.model}"` });
+        else if (!models.has(t.model) && !models.has('*')) ctx.addIssue({ code: 'custom', path: ['routes', i, 'targets', j, 'model'], message: `provider "${t.provider}" has no model "${t.model}"` });
       });
     });
     const keys = new Set<string>();
@@ -416,6 +547,7 @@ export const ConfigSchema = z
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
 export type ProviderConfig = z.infer<typeof ProviderConfigSchema>;
+export type CredentialsConfig = z.infer<typeof CredentialsSchema>;
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;
 export type RouteConfig = z.infer<typeof RouteConfigSchema>;
 export type RouteConfigInput = z.input<typeof RouteConfigSchema>;
@@ -441,4 +573,7 @@ export type Quota = z.infer<typeof QuotaSchema>;
 export type QuotasConfig = z.infer<typeof QuotasConfigSchema>;
 export type QuotasConfigInput = z.input<typeof QuotasConfigSchema>;
 export type IdempotencyConfig = z.infer<typeof IdempotencyConfigSchema>;
+export type TeamConfig = z.infer<typeof TeamConfigSchema>;
+export type AlertsConfig = z.infer<typeof AlertsConfigSchema>;
 export type AuthConfig = z.infer<typeof AuthConfigSchema>;
+export type LedgerConfig = z.infer<typeof LedgerConfigSchema>;

@@ -32,6 +32,12 @@ export const PROVIDER_PROTOCOLS = {
   anthropic: { genAiSystem: 'anthropic', continuation: 'prefill', defaultBaseUrl: 'https://api.anthropic.com' },
   gemini: { genAiSystem: 'gcp.gemini', continuation: 'instruction', defaultBaseUrl: 'https://generativelanguage.googleapis.com/v1beta' },
   ollama: { genAiSystem: 'ollama', continuation: 'instruction', defaultBaseUrl: 'http://127.0.0.1:11434' },
+  // Hosts depend on the region (bedrock-runtime.<region>.amazonaws.com) or the location
+  // (<location>-aiplatform.googleapis.com): the adapters derive them when config gives no baseUrl.
+  // Bedrock's Converse API continues a trailing assistant message for the models that allow it, but not
+  // for all (Llama, Cohere), so a broken stream continues by instruction.
+  bedrock: { genAiSystem: 'aws.bedrock', continuation: 'instruction' },
+  vertex: { genAiSystem: 'gcp.vertex_ai', continuation: 'instruction' },
   // Every Azure resource has its own host (https://<resource>.openai.azure.com): config must give it.
   azure: { presetOf: 'openai', genAiSystem: 'az.ai.openai', continuation: 'instruction' },
   groq: { presetOf: 'openai', genAiSystem: 'groq', continuation: 'instruction', defaultBaseUrl: 'https://api.groq.com/openai/v1' },
@@ -41,6 +47,17 @@ export const PROVIDER_PROTOCOLS = {
   together: { presetOf: 'openai', genAiSystem: 'together_ai', continuation: 'instruction', defaultBaseUrl: 'https://api.together.xyz/v1' },
   openrouter: { presetOf: 'openai', genAiSystem: 'openrouter', continuation: 'instruction', defaultBaseUrl: 'https://openrouter.ai/api/v1' },
   vllm: { presetOf: 'openai', genAiSystem: 'vllm', continuation: 'instruction', defaultBaseUrl: 'http://127.0.0.1:8000/v1' },
+  // Azure AI Foundry's model inference endpoint (https://<resource>.services.ai.azure.com/models): one host
+  // for every model of the resource, the model named in the body.
+  'azure-foundry': { presetOf: 'openai', genAiSystem: 'az.ai.inference', continuation: 'instruction' },
+  xai: { presetOf: 'openai', genAiSystem: 'xai', continuation: 'instruction', defaultBaseUrl: 'https://api.x.ai/v1' },
+  fireworks: { presetOf: 'openai', genAiSystem: 'fireworks', continuation: 'instruction', defaultBaseUrl: 'https://api.fireworks.ai/inference/v1' },
+  cerebras: { presetOf: 'openai', genAiSystem: 'cerebras', continuation: 'instruction', defaultBaseUrl: 'https://api.cerebras.ai/v1' },
+  perplexity: { presetOf: 'openai', genAiSystem: 'perplexity', continuation: 'instruction', defaultBaseUrl: 'https://api.perplexity.ai' },
+  deepinfra: { presetOf: 'openai', genAiSystem: 'deepinfra', continuation: 'instruction', defaultBaseUrl: 'https://api.deepinfra.com/v1/openai' },
+  sambanova: { presetOf: 'openai', genAiSystem: 'sambanova', continuation: 'instruction', defaultBaseUrl: 'https://api.sambanova.ai/v1' },
+  lmstudio: { presetOf: 'openai', genAiSystem: 'lm_studio', continuation: 'instruction', defaultBaseUrl: 'http://127.0.0.1:1234/v1' },
+  llamacpp: { presetOf: 'openai', genAiSystem: 'llama_cpp', continuation: 'instruction', defaultBaseUrl: 'http://127.0.0.1:8080/v1' },
 } as const satisfies Record<string, ProtocolInfo>;
 
 type Table = typeof PROVIDER_PROTOCOLS;

@@ -3,9 +3,11 @@ import { GatewayError } from '../core/index.ts';
 import { PROVIDER_PROTOCOLS, wireProtocolOf, type ProtocolInfo, type WireProtocol } from '../core/protocols.ts';
 import { createRedactor } from '../core/redact-secrets.ts';
 import { createAnthropicAdapter } from './anthropic/index.ts';
+import { createBedrockAdapter } from './bedrock/index.ts';
 import { createGeminiAdapter } from './gemini/index.ts';
 import { createOllamaAdapter } from './ollama/index.ts';
 import { createOpenAIAdapter } from './openai/index.ts';
+import { createVertexAdapter } from './vertex/index.ts';
 import { credentialValues, withRedaction } from './shared/redacting-adapter.ts';
 import type { AdapterConfig, AdapterDeps, AdapterFactory, ProviderAdapter } from './spec.ts';
 
@@ -19,6 +21,8 @@ const FACTORIES: Record<WireProtocol, AdapterFactory> = {
   anthropic: createAnthropicAdapter,
   gemini: createGeminiAdapter,
   ollama: createOllamaAdapter,
+  bedrock: createBedrockAdapter,
+  vertex: createVertexAdapter,
 };
 
 export interface ProviderRegistry {
@@ -47,6 +51,10 @@ export function createProviderRegistry(providers: readonly ProviderConfig[], dep
       timeouts: p.timeouts,
       maxConnections: p.maxConnections,
       options,
+      region: p.region,
+      project: p.project,
+      location: p.location,
+      credentials: p.credentials,
     };
     return { factory: FACTORIES[wireProtocolOf(p.protocol)], config };
   });

@@ -8,6 +8,7 @@ import type {
   StreamPart,
 } from '../core/index.ts';
 import type { WireProtocol } from '../core/protocols.ts';
+import type { CredentialsConfig } from '../config/config-schema.ts';
 
 /** The wire protocols we speak (the protocol table's non-preset entries). */
 export type Protocol = WireProtocol;
@@ -80,6 +81,16 @@ export interface AdapterConfig {
   maxConnections?: number | undefined;
   /** Protocol-specific settings (Azure api-version and deployments, Anthropic version/beta, …). */
   options?: Record<string, unknown> | undefined;
+  /** AWS region (Bedrock): the default host and the SigV4 scope. */
+  region?: string | undefined;
+  /** Google Cloud project and location (Vertex AI). */
+  project?: string | undefined;
+  location?: string | undefined;
+  /**
+   * Where signed or token-bearing requests get their credentials (AWS chain, Google ADC, Entra ID). Absent: the
+   * protocol's default chain where it has one (Bedrock, Vertex), else `apiKey`.
+   */
+  credentials?: CredentialsConfig | undefined;
 }
 
 export interface AdapterDeps {
@@ -87,6 +98,8 @@ export interface AdapterDeps {
   dispatcher?: Dispatcher | undefined;
   /** Used for ids and timing; tests inject a fake. */
   now?: () => number;
+  /** Replaces @azure/identity for Entra ID credentials (tests). */
+  entraTokenSource?: { getToken(scope: string): Promise<{ token: string; expiresOnTimestamp: number } | null> } | undefined;
 }
 
 export type AdapterFactory = (config: AdapterConfig, deps?: AdapterDeps) => ProviderAdapter;

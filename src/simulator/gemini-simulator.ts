@@ -636,7 +636,8 @@ function handleCaches(ctx: SimContext, version: string, rest: string): boolean {
 // ---------------------------------------------------------------------------------------------------------------
 // Errors
 
-function statusName(status: number): string {
+/** Google's RPC status name for an HTTP status (the Vertex simulator's envelope uses it too). */
+export function statusName(status: number): string {
   switch (status) {
     case 400:
       return 'INVALID_ARGUMENT';

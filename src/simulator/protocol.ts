@@ -3,7 +3,7 @@ import type { Faults } from './faults.ts';
 import type { PrefixCache } from './reply.ts';
 import type { ThoughtSigner } from './thinking.ts';
 
-export const SIM_PROTOCOLS = ['openai', 'anthropic', 'gemini', 'ollama'] as const;
+export const SIM_PROTOCOLS = ['openai', 'anthropic', 'gemini', 'ollama', 'bedrock', 'vertex'] as const;
 export type SimProtocol = (typeof SIM_PROTOCOLS)[number];
 
 export interface SimRequest {
@@ -14,6 +14,12 @@ export interface SimRequest {
   headers: IncomingHttpHeaders;
   /** The parsed JSON body (undefined for GET or an empty body). */
   body: unknown;
+  /** An `application/x-www-form-urlencoded` body (an OAuth token request), parsed instead of `body`. */
+  form?: URLSearchParams | undefined;
+  /** The request target as received (path and query, not normalized): what a request signature covers (SigV4). */
+  rawUrl?: string | undefined;
+  /** The body's bytes as received: what a request signature covers (SigV4). */
+  rawBody?: Buffer | undefined;
 }
 
 export interface ErrorResponse {
@@ -31,6 +37,8 @@ export interface StreamWriter {
    * errorAfterChunks. Returns false when the connection is gone (fault or client abort): stop writing.
    */
   write(frame: string, content?: boolean): Promise<boolean>;
+  /** `write` for a binary frame (an AWS event-stream message); the server's writer always has it. */
+  writeBytes?(frame: Uint8Array, content?: boolean): Promise<boolean>;
   /**
    * True when exactly errorAfterChunks content frames have been written: check it after each content frame,
    * and before the first one (errorAfterChunks 0 means an error before any content).
@@ -53,6 +61,27 @@ export interface SimContext {
   /** Sends the protocol's error envelope for `status` (retry-after from faults for 429/503/529). */
   sendError(status: number, message: string, kind?: SimErrorKind): void;
   stream(): StreamWriter;
+  /** Per-simulator settings beyond faults, for protocols that keep state of their own (Vertex's token endpoint). */
+  settings?: SimSettings | undefined;
+}
+
+export interface SimSettings {
+  /** The simulator's clock (SimulatorOptions.now, else Date.now). */
+  now: () => number;
+  /** Vertex: lifetime in seconds of the OAuth access tokens the simulator's token endpoint issues. */
+  tokenLifetimeS?: number | undefined;
+  /** Bedrock: the AWS keys whose SigV4 signatures are accepted (SimulatorOptions.awsCredentials). */
+  awsCredentials?: readonly SimAwsCredential[] | undefined;
+}
+
+/** A key pair an AWS simulator accepts; temporary keys carry their session token and when it expires. */
+export interface SimAwsCredential {
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** When set, requests must carry it as `x-amz-security-token`. */
+  sessionToken?: string | undefined;
+  /** Epoch ms after which the keys are refused with ExpiredTokenException. */
+  expiresAt?: number | undefined;
 }
 
 /** What an injected or detected error is, so each protocol can phrase it in its own envelope. */
@@ -68,6 +97,11 @@ export interface ProtocolSimulator {
   handle(ctx: SimContext): Promise<boolean>;
   /** The protocol's own error envelope and headers for a status. */
   errorResponse(status: number, message: string, kind: SimErrorKind, retryAfterS?: number): ErrorResponse;
+  /**
+   * Checks a request's credentials the protocol's own way (Bedrock: its SigV4 signature), before any fault is
+   * injected, as the real service authenticates first; an error response refuses the request.
+   */
+  authenticate?(req: SimRequest, settings: SimSettings): ErrorResponse | undefined;
   /** The API key the client sent, as this protocol carries it (for the optional auth check). */
   apiKeyOf(req: SimRequest): string | undefined;
 }

@@ -2,19 +2,23 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { echoedRequest, FaultsSchema, resolveFaults, type Faults, type FaultsInput } from './faults.ts';
-import { kindOfInjectedStatus, type ProtocolSimulator, type SimContext, type SimErrorKind, type SimProtocol, type SimRequest, type StreamWriter } from './protocol.ts';
+import { kindOfInjectedStatus, type ProtocolSimulator, type SimAwsCredential, type SimContext, type SimErrorKind, type SimProtocol, type SimRequest, type StreamWriter } from './protocol.ts';
 import { PrefixCache } from './reply.ts';
 import { ThoughtSigner } from './thinking.ts';
 import { anthropicSimulator } from './anthropic-simulator.ts';
+import { bedrockSimulator } from './bedrock-simulator.ts';
 import { geminiSimulator } from './gemini-simulator.ts';
 import { ollamaSimulator } from './ollama-simulator.ts';
 import { openaiSimulator } from './openai-simulator.ts';
+import { vertexSimulator } from './vertex-simulator.ts';
 
 const PROTOCOLS: Record<SimProtocol, ProtocolSimulator> = {
   openai: openaiSimulator,
   anthropic: anthropicSimulator,
   gemini: geminiSimulator,
   ollama: ollamaSimulator,
+  bedrock: bedrockSimulator,
+  vertex: vertexSimulator,
 };
 
 export interface SimulatorOptions {
@@ -31,6 +35,13 @@ export interface SimulatorOptions {
   random?: () => number;
   /** The prompt caches' clock (entry lifetimes); Date.now by default. */
   now?: () => number;
+  /** Vertex: lifetime in seconds of the access tokens its OAuth token endpoint issues (default 3600). */
+  tokenLifetimeS?: number;
+  /**
+   * Bedrock: the AWS keys whose SigV4 signatures are accepted. Default: the documented test pair
+   * AKIAIOSFODNN7EXAMPLE / wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY (src/simulator/bedrock-sigv4.ts).
+   */
+  awsCredentials?: SimAwsCredential[];
 }
 
 export interface SimulatorStats {
@@ -70,6 +81,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   const signer = new ThoughtSigner(opts.signingSecret);
   const stats: SimulatorStats = { requests: 0, aborted: 0, completed: 0, inFlight: 0, streamedBytes: 0 };
   const events = new EventEmitter();
+  const settings = { now: opts.now ?? Date.now, tokenLifetimeS: opts.tokenLifetimeS, awsCredentials: opts.awsCredentials };
 
   const server: Server = createServer((req, res) => {
     void handle(req, res).catch((err: unknown) => {
@@ -98,8 +110,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       }
       chunks.push(c);
     }
-    const raw = Buffer.concat(chunks).toString('utf8');
-    const simReq: SimRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body: undefined };
+    const rawBody = Buffer.concat(chunks);
+    const raw = rawBody.toString('utf8');
+    const simReq: SimRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body: undefined, rawUrl: req.url, rawBody };
     let finished = false;
     res.once('finish', () => {
       finished = true;
@@ -126,7 +139,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       sendError(400, `bad x-sim-* fault header: ${err instanceof Error ? err.message : String(err)}`, 'bad_request');
       return;
     }
-    if (raw) {
+    if (raw && /^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) {
+      simReq.form = new URLSearchParams(raw);
+    } else if (raw) {
       try {
         simReq.body = JSON.parse(raw);
       } catch {
@@ -136,6 +151,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     }
     if (opts.apiKey !== undefined && proto.apiKeyOf(simReq) !== opts.apiKey) {
       sendError(401, 'invalid api key', 'auth');
+      return;
+    }
+    const refused = proto.authenticate?.(simReq, settings);
+    if (refused) {
+      res.writeHead(refused.status, refused.headers).end(refused.body);
       return;
     }
     if (faults.hang) return; // never answer; the client's timeout or abort ends it
@@ -160,6 +180,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       },
       sendError,
       stream: () => createStreamWriter(res, faults, stats),
+      settings,
     };
     const handled = await proto.handle(ctx);
     if (!handled) sendError(404, `no route for ${simReq.method} ${simReq.path}`, 'not_found');
@@ -206,6 +227,8 @@ function withMessage(body: string, text: string): string {
     const json = JSON.parse(body) as { error?: unknown };
     if (typeof json.error === 'string') json.error = text;
     else if (json.error !== null && typeof json.error === 'object') (json.error as { message?: unknown }).message = text;
+    // AWS envelopes carry the message at the top level (`{"message": …}`).
+    else if (typeof (json as { message?: unknown }).message === 'string') (json as { message?: unknown }).message = text;
     return JSON.stringify(json);
   } catch {
     return body;
@@ -235,6 +258,33 @@ function drained(res: ServerResponse): Promise<boolean> {
 
 function createStreamWriter(res: ServerResponse, faults: Faults, stats: SimulatorStats): StreamWriter {
   let contentFrames = 0;
+  async function send(frame: string | Uint8Array, content = false): Promise<boolean> {
+    if (res.destroyed) return false;
+    if (content && faults.disconnectAfterChunks !== undefined && contentFrames >= faults.disconnectAfterChunks) {
+      // disconnectAfterChunks 0: cut before the first content frame.
+      res.socket?.destroy();
+      return false;
+    }
+    if (content) {
+      if (contentFrames > 0 && faults.chunkDelayMs > 0) await sleep(faults.chunkDelayMs);
+      if (res.destroyed) return false;
+    }
+    const bytes = Buffer.byteLength(frame);
+    for (let i = content ? faults.repeatChunks : 1; i > 0; i--) {
+      stats.streamedBytes += bytes;
+      if (!res.write(frame) && !(await drained(res))) return false;
+    }
+    if (content) {
+      contentFrames++;
+      if (faults.disconnectAfterChunks !== undefined && contentFrames >= faults.disconnectAfterChunks) {
+        // Let the frame reach the client, then cut the connection without ending the response.
+        await new Promise<void>((ok) => res.write('', () => ok()));
+        res.socket?.destroy();
+        return false;
+      }
+    }
+    return true;
+  }
   return {
     begin(headers) {
       res.writeHead(200, headers);
@@ -242,33 +292,8 @@ function createStreamWriter(res: ServerResponse, faults: Faults, stats: Simulato
       // Each frame is its own TCP write, as a real provider's would be: no Nagle batching.
       res.socket?.setNoDelay(true);
     },
-    async write(frame, content = false) {
-      if (res.destroyed) return false;
-      if (content && faults.disconnectAfterChunks !== undefined && contentFrames >= faults.disconnectAfterChunks) {
-        // disconnectAfterChunks 0: cut before the first content frame.
-        res.socket?.destroy();
-        return false;
-      }
-      if (content) {
-        if (contentFrames > 0 && faults.chunkDelayMs > 0) await sleep(faults.chunkDelayMs);
-        if (res.destroyed) return false;
-      }
-      const bytes = Buffer.byteLength(frame);
-      for (let i = content ? faults.repeatChunks : 1; i > 0; i--) {
-        stats.streamedBytes += bytes;
-        if (!res.write(frame) && !(await drained(res))) return false;
-      }
-      if (content) {
-        contentFrames++;
-        if (faults.disconnectAfterChunks !== undefined && contentFrames >= faults.disconnectAfterChunks) {
-          // Let the frame reach the client, then cut the connection without ending the response.
-          await new Promise<void>((ok) => res.write('', () => ok()));
-          res.socket?.destroy();
-          return false;
-        }
-      }
-      return true;
-    },
+    write: send,
+    writeBytes: send,
     get errorDue() {
       return faults.errorAfterChunks !== undefined && contentFrames === faults.errorAfterChunks;
     },

@@ -62,8 +62,26 @@ const BuiltinFileSchema = z.object({
   source: z.string(),
   version: z.string(),
   effectiveFrom: z.string(),
-  models: z.array(z.object({ provider: z.string(), model: z.string(), price: PriceTableSchema })),
+  models: z.array(
+    z.object({
+      provider: z.string(),
+      model: z.string(),
+      price: PriceTableSchema,
+      contextWindow: z.number().int().positive().optional(),
+      maxOutputTokens: z.number().int().positive().optional(),
+      capabilities: z.array(z.string()).optional(),
+    }),
+  ),
 });
+
+/** What the built-in table says of a model besides its price: for models config does not declare (wildcards). */
+export interface BuiltinModelInfo {
+  provider: string;
+  price: PriceTable;
+  contextWindow?: number | undefined;
+  maxOutputTokens?: number | undefined;
+  capabilities?: readonly string[] | undefined;
+}
 
 /** The built-in table's provenance, for `/v1/models`-style listings and the report of where a price came from. */
 export interface BuiltinPriceInfo {
@@ -73,14 +91,14 @@ export interface BuiltinPriceInfo {
   count: number;
 }
 
-let builtinCache: { info: BuiltinPriceInfo; byModel: Map<string, { provider: string; price: PriceTable }> } | undefined;
+let builtinCache: { info: BuiltinPriceInfo; byModel: Map<string, BuiltinModelInfo> } | undefined;
 
 function builtin() {
   if (!builtinCache) {
     const file = BuiltinFileSchema.parse(builtinFile);
     builtinCache = {
       info: { source: file.source, version: file.version, effectiveFrom: file.effectiveFrom, count: file.models.length },
-      byModel: new Map(file.models.map((m) => [m.model, { provider: m.provider, price: m.price }])),
+      byModel: new Map(file.models.map(({ model, ...info }) => [model, info])),
     };
   }
   return builtinCache;
@@ -97,11 +115,30 @@ export function builtinPriceInfo(): BuiltinPriceInfo {
  */
 function candidateNames(name: string): string[] {
   const out = [name];
+  const add = (n: string) => {
+    if (!out.includes(n)) out.push(n);
+  };
   const bare = name.replace(/^models\//, '');
-  if (bare !== name) out.push(bare);
-  const undated = bare.replace(/-(\d{4}-\d{2}-\d{2}|\d{8})$/, '');
-  if (undated !== bare) out.push(undated);
+  add(bare);
+  // Bedrock: a cross-region inference profile (`us.`, `eu.`, `global.`…) is billed as its base model id.
+  const unprofiled = bare.replace(/^(us|eu|apac|jp|au|ca|us-gov|global)\./, '');
+  add(unprofiled);
+  // Bedrock's and Vertex's Claude ids (`anthropic.claude-haiku-4-5-20251001-v1:0`, `claude-haiku-4-5@20251001`)
+  // carry Anthropic's list price, which is the name without vendor prefix, version and date.
+  const claude = /^(?:anthropic\.)?(claude-[a-z0-9.-]+?)(?:-v\d+(?::\d+)?)?(?:@\d{8})?$/.exec(unprofiled)?.[1];
+  if (claude !== undefined) add(claude);
+  for (const n of [...out]) add(n.replace(/-(\d{4}-\d{2}-\d{2}|\d{8})$/, ''));
   return out;
+}
+
+/** The built-in table's entry for a model name (the same name rules as prices), or undefined. */
+export function builtinModelInfo(name: string): BuiltinModelInfo | undefined {
+  const table = builtin();
+  for (const n of candidateNames(name)) {
+    const hit = table.byModel.get(n);
+    if (hit) return hit;
+  }
+  return undefined;
 }
 
 export interface PriceRef {
@@ -152,18 +189,8 @@ export interface PricingDeps {
  * unknown model resolves to `none`: its cost is null and it is reported as unpriced.
  */
 export function createPricing(deps: PricingDeps = {}) {
-  const entries = z.array(PriceEntrySchema).parse(deps.entries ?? []);
   const useBuiltin = deps.builtin ?? true;
-  // Newest first, so the first entry in effect is the current version.
-  const byModel = new Map<string, PriceEntry[]>();
-  for (const e of entries) {
-    const list = byModel.get(e.model) ?? [];
-    list.push(e);
-    byModel.set(e.model, list);
-  }
-  for (const list of byModel.values()) {
-    list.sort((a, b) => (b.effectiveFrom?.getTime() ?? -Infinity) - (a.effectiveFrom?.getTime() ?? -Infinity));
-  }
+  let byModel = indexEntries(deps.entries ?? []);
 
   function fromConfig(ref: PriceRef, at: number): PriceEntry | undefined {
     const list = byModel.get(ref.model);
@@ -192,7 +219,29 @@ export function createPricing(deps: PricingDeps = {}) {
     return { costUsd: costOf(usage, r.price), priceSource: r.source, priceVersion: r.version, estimated: usage.estimated === true };
   }
 
-  return { resolve, price };
+  return {
+    resolve,
+    price,
+    /** New config prices (a config reload): validated first, then swapped whole; requests priced after see them. */
+    replace(entries: readonly PriceEntryInput[]): void {
+      byModel = indexEntries(entries);
+    },
+  };
+}
+
+/** Price entries by model name, each list newest first, so the first entry in effect is the current version. */
+function indexEntries(input: readonly PriceEntryInput[]): Map<string, PriceEntry[]> {
+  const entries = z.array(PriceEntrySchema).parse(input);
+  const byModel = new Map<string, PriceEntry[]>();
+  for (const e of entries) {
+    const list = byModel.get(e.model) ?? [];
+    list.push(e);
+    byModel.set(e.model, list);
+  }
+  for (const list of byModel.values()) {
+    list.sort((a, b) => (b.effectiveFrom?.getTime() ?? -Infinity) - (a.effectiveFrom?.getTime() ?? -Infinity));
+  }
+  return byModel;
 }
 
 export type Pricing = ReturnType<typeof createPricing>;

@@ -1,15 +1,21 @@
 /**
- * The one "simulators and a gateway" set-up of the tests: the four provider simulators on loopback and,
+ * The one "simulators and a gateway" set-up of the tests: every protocol's simulator on loopback and,
  * over them with the out-of-the-box config, either the whole app on port 0 (the default) or, with
  * `http: false`, only the gateway service, for tests that call complete/stream/explain directly.
  */
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { defaultConfig, parseConfig, type Config, type ConfigInput } from '../../src/config/index.ts';
+import type { SimulatorUrls } from '../../src/config/default-config.ts';
 import { createGateway, type GatewayCore } from '../../src/gateway/gateway-service.ts';
 import { createProviderRegistry } from '../../src/providers/registry.ts';
 import { SIM_PROTOCOLS, type SimProtocol } from '../../src/simulator/protocol.ts';
-import { startSimulator, type Simulator } from '../../src/simulator/simulator-server.ts';
+import type { Simulator } from '../../src/simulator/simulator-server.ts';
+import { startSimulators } from '../../src/simulator/start-simulators.ts';
+import { saveServiceAccount } from '../../src/simulator/vertex-auth.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import type { FakeClock } from './fake-clock.ts';
 
@@ -31,6 +37,8 @@ export interface StackOptions extends CommonOptions {
   tracer?: Observability['tracer'];
   /** The usage ledger's sink; by default the store's. */
   ledgerSink?: Observability['ledgerSink'];
+  /** Where config reloads read from (`app.reloadConfig`, the reloadConfig mutation). */
+  reload?: AppOptions['reload'];
 }
 
 export interface ServiceStackOptions extends CommonOptions {
@@ -65,23 +73,37 @@ export const SIM_DEPLOYMENTS: Record<SimProtocol, string> = {
   anthropic: 'sim-anthropic/claude-haiku-4-5',
   gemini: 'sim-gemini/gemini-2.5-flash',
   ollama: 'sim-ollama/llama3.2',
+  bedrock: 'sim-bedrock/claude-haiku-4-5',
+  vertex: 'sim-vertex/gemini-2.5-flash',
 };
 
-async function startSims(): Promise<Sims> {
-  const sims = {} as Sims;
-  await Promise.all(SIM_PROTOCOLS.map(async (p) => (sims[p] = await startSimulator({ protocol: p, port: 0 }))));
-  return sims;
+/** The out-of-the-box config's simulator URLs for simulators a test started itself (the Vertex key file included). */
+async function urlsOf(sims: Sims): Promise<{ urls: SimulatorUrls; cleanup: () => Promise<void> }> {
+  const urls = Object.fromEntries(SIM_PROTOCOLS.filter((p) => sims[p]).map((p) => [p, sims[p].url])) as unknown as SimulatorUrls;
+  if (!sims.vertex) return { urls, cleanup: async () => {} };
+  const keyFile = join(tmpdir(), `switchboard-test-vertex-${process.pid}-${sims.vertex.port}.json`);
+  await saveServiceAccount(sims.vertex.url, keyFile);
+  return { urls: { ...urls, vertexKeyFile: keyFile }, cleanup: () => rm(keyFile, { force: true }) };
 }
 
 export function startStack(opts?: EditConfig | StackOptions): Promise<Stack>;
 export function startStack(opts: ServiceStackOptions): Promise<ServiceStack>;
 export async function startStack(arg: EditConfig | StackOptions | ServiceStackOptions = {}): Promise<Stack | ServiceStack> {
   const opts = typeof arg === 'function' ? { edit: arg } : arg;
-  const sims = opts.sims ?? (await startSims());
-  const closeSims = async () => {
-    if (!opts.sims) await Promise.all(Object.values(sims).map((s) => s.close()));
-  };
-  const urls = Object.fromEntries(SIM_PROTOCOLS.map((p) => [p, sims[p].url])) as Record<SimProtocol, string>;
+  let sims: Sims;
+  let urls: SimulatorUrls;
+  let closeSims: () => Promise<void>;
+  if (opts.sims) {
+    sims = opts.sims;
+    const own = await urlsOf(sims);
+    urls = own.urls;
+    closeSims = own.cleanup;
+  } else {
+    const set = await startSimulators();
+    sims = set.sims;
+    urls = set.urls;
+    closeSims = set.close;
+  }
   let input = defaultConfig(urls, {});
   input = opts.edit?.(input) ?? input;
   const config = parseConfig(input, {});
@@ -118,6 +140,7 @@ export async function startStack(arg: EditConfig | StackOptions | ServiceStackOp
     logger: createLogger({ level: 'debug', destination }),
     // No process metrics (one registry per app), and the ledger flushes when read rather than on a timer.
     observability: { tracer: opts.tracer, ledgerSink: opts.ledgerSink, defaultMetrics: false, flushIntervalMs: 60_000 },
+    reload: opts.reload,
   });
   const url = app.server.url;
   const post: Stack['post'] = async (path, body, headers = {}) => {

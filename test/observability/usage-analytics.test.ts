@@ -7,6 +7,7 @@ import { bucketIndex } from '../../src/usage/latency-histogram.ts';
 import { MemoryLedgerSink } from '../../src/usage/memory-ledger-sink.ts';
 import type { UsageEvent } from '../../src/core/index.ts';
 import { parseSse, startStack, type Stack } from '../helpers/start-stack.ts';
+import { TEST_REDIS } from '../helpers/test-redis.ts';
 
 const ADMIN = 'sk-admin-usage-0123456789';
 const CLIENT = 'sk-client-usage-0123456789';
@@ -204,7 +205,7 @@ describe('a query for 20 providers\' usage', () => {
       ledgerSink: sink,
       edit: (c) => {
         const base = c.providers![0]!;
-        return { ...c, providers: [...c.providers!, ...Array.from({ length: 16 }, (_, i) => ({ ...base, id: `extra-${i}` }))] };
+        return { ...c, providers: [...c.providers!, ...Array.from({ length: 20 - c.providers!.length }, (_, i) => ({ ...base, id: `extra-${i}` }))] };
       },
     });
     try {
@@ -223,7 +224,7 @@ describe('a query for 20 providers\' usage', () => {
 describe('two instances sharing Redis', () => {
   it('usage on either instance sums both instances\' requests', async () => {
     const prefix = `sbtest:${randomUUID()}:`;
-    const redis = (c: ConfigInput) => ({ ...c, store: { kind: 'redis' as const, url: 'redis://127.0.0.1:6379', prefix } });
+    const redis = (c: ConfigInput) => ({ ...c, store: { kind: 'redis' as const, url: TEST_REDIS.url, prefix } });
     const one = await startStack({ edit: redis });
     const two = await startStack({ edit: redis, sims: one.sims });
     try {
@@ -253,7 +254,7 @@ describe('two instances sharing Redis', () => {
       await two.close();
       await one.close();
       const { Redis } = await import('ioredis');
-      const c = new Redis({ host: '127.0.0.1', port: 6379 });
+      const c = new Redis({ host: TEST_REDIS.host, port: TEST_REDIS.port });
       const keys = await c.keys(`${prefix}*`);
       if (keys.length > 0) await c.del(...keys);
       c.disconnect();

@@ -12,13 +12,22 @@ import { GEN_AI_SYSTEM_OF_PROTOCOL } from '../../src/telemetry/trace-attributes.
 
 const AZURE_URL = 'https://example-resource.openai.azure.com';
 const info = (name: string): ProtocolInfo => PROVIDER_PROTOCOLS[name as keyof typeof PROVIDER_PROTOCOLS];
+/** The settings a cloud protocol cannot do without (its host derives from them). */
+const CLOUD: Record<string, Record<string, string>> = { bedrock: { region: 'us-east-1' }, vertex: { project: 'p', location: 'us-central1' } };
+const CLOUD_HOSTS: Record<string, string> = { bedrock: 'https://bedrock-runtime.us-east-1.amazonaws.com', vertex: 'https://us-central1-aiplatform.googleapis.com' };
 const providerOf = (protocol: string, baseUrl?: string) =>
-  ProviderConfigSchema.parse({ id: `p-${protocol}`, protocol, ...(baseUrl && { baseUrl }), models: [{ id: 'm' }] });
+  ProviderConfigSchema.parse({ id: `p-${protocol}`, protocol, ...(baseUrl && { baseUrl }), ...CLOUD[protocol], models: [{ id: 'm' }] });
+/** Protocols whose every deployment has its own host, given in config (Azure, AI Foundry). */
+const needsBaseUrl = (name: string) => info(name).defaultBaseUrl === undefined && CLOUD[name] === undefined;
 
 describe('the protocol table', () => {
-  it('lists the four wire protocols and the OpenAI-compatible presets, in the order config documents them', () => {
-    expect(PROVIDER_PROTOCOL_NAMES).toEqual(['openai', 'anthropic', 'gemini', 'ollama', 'azure', 'groq', 'mistral', 'deepseek', 'together', 'openrouter', 'vllm']);
-    expect(WIRE_PROTOCOLS).toEqual(['openai', 'anthropic', 'gemini', 'ollama']);
+  it('lists the six wire protocols and the OpenAI-compatible presets, in the order config documents them', () => {
+    expect(PROVIDER_PROTOCOL_NAMES).toEqual([
+      'openai', 'anthropic', 'gemini', 'ollama', 'bedrock', 'vertex',
+      'azure', 'groq', 'mistral', 'deepseek', 'together', 'openrouter', 'vllm',
+      'azure-foundry', 'xai', 'fireworks', 'cerebras', 'perplexity', 'deepinfra', 'sambanova', 'lmstudio', 'llamacpp',
+    ]);
+    expect(WIRE_PROTOCOLS).toEqual(['openai', 'anthropic', 'gemini', 'ollama', 'bedrock', 'vertex']);
   });
 
   it('is the config enum: every entry is accepted, anything else is refused naming the field', () => {
@@ -29,19 +38,20 @@ describe('the protocol table', () => {
   });
 
   it("drives the registry: each entry's adapter comes from its wire folder, at the entry's default base URL", async () => {
-    const configs = PROVIDER_PROTOCOL_NAMES.map((name) => providerOf(name, info(name).defaultBaseUrl === undefined ? AZURE_URL : undefined));
+    const configs = PROVIDER_PROTOCOL_NAMES.map((name) => providerOf(name, needsBaseUrl(name) ? AZURE_URL : undefined));
     const registry = createProviderRegistry(configs);
     try {
       for (const name of PROVIDER_PROTOCOL_NAMES) {
         const adapter = registry.get(`p-${name}`);
         expect(adapter.protocol).toBe(wireProtocolOf(name));
-        expect(adapter.baseUrl).toBe(info(name).defaultBaseUrl ?? AZURE_URL);
+        expect(adapter.baseUrl).toBe(info(name).defaultBaseUrl ?? CLOUD_HOSTS[name] ?? AZURE_URL);
       }
     } finally {
       await registry.close();
     }
-    // Azure is the one entry without a default: a provider without a base URL is refused up front.
+    // Azure and AI Foundry have no default: a provider without a base URL is refused up front.
     expect(() => createProviderRegistry([providerOf('azure')])).toThrow(/baseUrl is required/);
+    expect(() => createProviderRegistry([providerOf('azure-foundry')])).toThrow(/baseUrl is required/);
   });
 
   it("drives telemetry's gen_ai.system names", () => {
@@ -57,6 +67,17 @@ describe('the protocol table', () => {
       together: 'together_ai',
       openrouter: 'openrouter',
       vllm: 'vllm',
+      bedrock: 'aws.bedrock',
+      vertex: 'gcp.vertex_ai',
+      'azure-foundry': 'az.ai.inference',
+      xai: 'xai',
+      fireworks: 'fireworks',
+      cerebras: 'cerebras',
+      perplexity: 'perplexity',
+      deepinfra: 'deepinfra',
+      sambanova: 'sambanova',
+      lmstudio: 'lm_studio',
+      llamacpp: 'llama_cpp',
     });
   });
 
@@ -76,13 +97,19 @@ describe('the protocol table', () => {
   });
 
   it("gives the out-of-the-box config its simulators' base URLs, with each protocol's version path", () => {
-    const sims = { openai: 'http://127.0.0.1:1001', anthropic: 'http://127.0.0.1:1002', gemini: 'http://127.0.0.1:1003', ollama: 'http://127.0.0.1:1004' };
+    const sims = {
+      openai: 'http://127.0.0.1:1001', anthropic: 'http://127.0.0.1:1002', gemini: 'http://127.0.0.1:1003', ollama: 'http://127.0.0.1:1004',
+      bedrock: 'http://127.0.0.1:1005', vertex: 'http://127.0.0.1:1006', vertexKeyFile: '/tmp/sa.json',
+    };
     const urls = Object.fromEntries((defaultConfig(sims, {}).providers ?? []).map((p) => [p.id, p.baseUrl]));
     expect(urls).toEqual({
       'sim-openai': 'http://127.0.0.1:1001/v1',
       'sim-anthropic': 'http://127.0.0.1:1002',
       'sim-gemini': 'http://127.0.0.1:1003/v1beta',
       'sim-ollama': 'http://127.0.0.1:1004',
+      // The cloud simulators are addressed at their root: the adapters build the region's or project's paths.
+      'sim-bedrock': 'http://127.0.0.1:1005',
+      'sim-vertex': 'http://127.0.0.1:1006',
     });
   });
 });

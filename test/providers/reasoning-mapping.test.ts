@@ -117,7 +117,9 @@ describe('reasoningEffort → Gemini thinkingConfig', () => {
 describe('reasoningEffort on the other protocols', () => {
   it('OpenAI keeps reasoning_effort; Ollama turns thinking on', () => {
     const ctx = { provider: 'o', preset: OPENAI_DEFAULTS, maxTokensField: OPENAI_DEFAULTS.maxTokensField };
-    expect(toChatBody({ messages: [user], reasoningEffort: 'high' }, { model: 'o3', capabilities: [] }, ctx, false).reasoning_effort).toBe('high');
+    expect(toChatBody({ messages: [user], reasoningEffort: 'high' }, { model: 'o3', capabilities: ['reasoning'] }, ctx, false).reasoning_effort).toBe('high');
+    // A model not declared as reasoning is refused the effort by name, as OpenAI's non-reasoning models refuse it.
+    expect(() => toChatBody({ messages: [user], reasoningEffort: 'high' }, { model: 'gpt-4o', capabilities: [] }, ctx, false)).toThrow(/does not support reasoning/);
     expect(toChatBody({ messages: [user] }, { model: 'o3', capabilities: [] }, ctx, false).reasoning_effort).toBeUndefined();
     expect(toOllamaBody({ messages: [user], reasoningEffort: 'low' }, 'qwen3', false, 'l').think).toBe(true);
   });

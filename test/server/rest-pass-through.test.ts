@@ -121,7 +121,7 @@ describe('switchboard.providerOptions', () => {
 describe('OpenAI-only parameters on other protocols', () => {
   it('are refused by default, naming the parameter and the target, before the call', async () => {
     const before = stack.sims.anthropic.stats.requests;
-    for (const model of [CLAUDE.model, 'claude-strict']) {
+    for (const model of [`${CLAUDE.provider}/${CLAUDE.model}`, 'claude-strict']) {
       const err = await client.chat.completions.create({ model, messages: hi, logit_bias: { '50256': -100 } }).catch((e) => e);
       expect(err).toBeInstanceOf(OpenAI.BadRequestError);
       expect(err).toMatchObject({ code: 'unsupported_feature', param: 'logit_bias' });

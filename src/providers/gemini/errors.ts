@@ -34,7 +34,11 @@ export function parseErrorEnvelope(text: string): ErrorEnvelope | undefined {
   return parsed.success ? parsed.data : undefined;
 }
 
-function kindOfRpcStatus(status: string | undefined, reason: string | undefined): ErrorKind | undefined {
+/**
+ * Google's RPC status → our kind; shared with Vertex AI, which differs in one status: Gemini's UNAVAILABLE is one
+ * model's load (`overloaded`), Vertex's is the service (`unavailable`).
+ */
+export function kindOfRpcStatus(status: string | undefined, reason: string | undefined, unavailable: ErrorKind = 'overloaded'): ErrorKind | undefined {
   // The gateway's key is refused: provider_auth, so the client is never told its own key is bad.
   if (reason === 'API_KEY_INVALID' || reason === 'API_KEY_EXPIRED') return 'provider_auth';
   switch (status) {
@@ -47,7 +51,7 @@ function kindOfRpcStatus(status: string | undefined, reason: string | undefined)
       return 'rate_limited';
     case 'UNAVAILABLE':
       // Gemini's 503 is "The model is overloaded. Please try again later."
-      return 'overloaded';
+      return unavailable;
     case 'INTERNAL':
     case 'UNKNOWN':
       return 'unavailable';

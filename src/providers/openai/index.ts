@@ -7,6 +7,7 @@ import { createProviderCall, type WireRequest } from '../shared/provider-call.ts
 import { streamEvents } from '../shared/stream-events.ts';
 import type { AdapterConfig, AdapterDeps, AdapterFactory, CallOptions, ProviderAdapter } from '../spec.ts';
 import { toEmbeddingResponse, toEmbeddingsBody } from './embeddings.ts';
+import { createEntraAuth } from './entra-auth.ts';
 import { errorMapper } from './errors.ts';
 import { OPENAI_DEFAULTS, OPENAI_PRESETS, PRESET_NAMES, type OpenAIPreset, type PresetName } from './presets.ts';
 import { toChatBody, type BodyContext } from './request.ts';
@@ -20,8 +21,8 @@ export { OPENAI_PRESETS, PRESET_NAMES, type OpenAIPreset, type PresetName } from
 const OptionsSchema = z.looseObject({
   /** An OpenAI-compatible vendor; the protocol stays `openai`. */
   preset: z.enum(PRESET_NAMES).optional(),
-  /** Azure: the api-version query parameter. */
-  apiVersion: z.string().min(1).default('2024-10-21'),
+  /** Azure and Azure AI Foundry: the api-version query parameter (default: the preset's). */
+  apiVersion: z.string().min(1).optional(),
   /** Azure: model name → deployment name (default: the model name itself). */
   deployments: z.record(z.string(), z.string()).optional(),
   /** Overrides the preset's choice, e.g. max_completion_tokens on a newer Azure api-version. */
@@ -41,7 +42,9 @@ export const createOpenAIAdapter: AdapterFactory = (config: AdapterConfig, deps:
   if (!baseUrl) throw new Error(`provider ${config.id}: baseUrl is required for the ${presetName ?? 'openai'} preset`);
 
   const provider = config.id;
-  const call = createProviderCall(config, deps, errorMapper(provider), baseUrl);
+  // Entra ID (config `credentials: {type: entra}`) replaces the api-key: a bearer token per call.
+  const entra = config.credentials?.type === 'entra' ? createEntraAuth(provider, config.credentials, { now: deps.now, tokenSource: deps.entraTokenSource }) : undefined;
+  const call = createProviderCall(config, deps, errorMapper(provider), baseUrl, entra);
   const ctx: BodyContext = {
     provider,
     preset,
@@ -49,7 +52,7 @@ export const createOpenAIAdapter: AdapterFactory = (config: AdapterConfig, deps:
     maxTokensField: options.maxTokensField ?? preset.maxTokensField,
   };
   // Per-call headers may add tracing ids, but never replace the credentials.
-  const authHeaders: Record<string, string> = !config.apiKey
+  const authHeaders: Record<string, string> = !config.apiKey || entra
     ? {}
     : preset.auth === 'api-key'
       ? { 'api-key': config.apiKey }
@@ -57,9 +60,11 @@ export const createOpenAIAdapter: AdapterFactory = (config: AdapterConfig, deps:
 
   /** `/chat/completions` or `/embeddings`; Azure addresses a deployment and pins an api-version. */
   function pathFor(endpoint: 'chat/completions' | 'embeddings', model: string): string {
-    if (!preset.azureDeployments) return `/${endpoint}`;
+    const apiVersion = options.apiVersion ?? preset.apiVersion;
+    const query = apiVersion === undefined ? '' : `?api-version=${encodeURIComponent(apiVersion)}`;
+    if (!preset.azureDeployments) return `/${endpoint}${query}`;
     const deployment = options.deployments?.[model] ?? model;
-    return `/openai/deployments/${encodeURIComponent(deployment)}/${endpoint}?api-version=${encodeURIComponent(options.apiVersion)}`;
+    return `/openai/deployments/${encodeURIComponent(deployment)}/${endpoint}${query}`;
   }
 
   const chatRequest = (req: ChatRequest, opts: CallOptions, stream: boolean): WireRequest => ({

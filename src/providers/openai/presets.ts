@@ -7,7 +7,7 @@ import { PRESET_PROTOCOLS, type PresetProtocol } from '../../core/protocols.ts';
  */
 
 /** A ChatRequest feature a vendor may be unable to take. */
-export type PresetFeature = 'seed' | 'json_schema' | 'embeddings';
+export type PresetFeature = 'seed' | 'json_schema' | 'embeddings' | 'tools' | 'images' | 'reasoning_effort';
 
 export interface OpenAIPreset {
   /** `bearer`: `Authorization: Bearer <key>`; `api-key`: Azure's `api-key: <key>`. */
@@ -26,6 +26,8 @@ export interface OpenAIPreset {
   dimensionsField?: string | undefined;
   /** Azure routes by deployment in the path and versions by query string. */
   azureDeployments?: boolean | undefined;
+  /** The `api-version` query parameter the vendor requires (Azure's), unless `options.apiVersion` names another. */
+  apiVersion?: string | undefined;
   /**
    * Whether ChatRequest.promptCacheKey goes out as `prompt_cache_key`. Elsewhere it is left out: like a cache
    * breakpoint it is a hint, and the vendors that do not document it cache (if at all) without one.
@@ -59,6 +61,16 @@ export const OPENAI_PRESETS: Record<PresetName, OpenAIPreset> = {
     unsupported: [],
     maxStopSequences: 4,
     azureDeployments: true,
+    apiVersion: '2024-10-21',
+  },
+  'azure-foundry': {
+    // The model inference API takes `api-key` (or an Entra ID bearer token, config `credentials`).
+    auth: 'api-key',
+    maxTokensField: 'max_tokens',
+    // 2024-05-01-preview defines no stream_options; usage arrives on the last chunk.
+    streamOptions: false,
+    unsupported: [],
+    apiVersion: '2024-05-01-preview',
   },
   groq: {
     auth: 'bearer',
@@ -110,6 +122,70 @@ export const OPENAI_PRESETS: Record<PresetName, OpenAIPreset> = {
     // max_tokens works on every vLLM version; max_completion_tokens only on newer ones.
     maxTokensField: 'max_tokens',
     streamOptions: true,
+    unsupported: [],
+  },
+  xai: {
+    auth: 'bearer',
+    // xAI's reference lists max_tokens for chat completions; reasoning models also take max_completion_tokens.
+    maxTokensField: 'max_tokens',
+    streamOptions: true,
+    // xAI retired its embeddings endpoint; reasoning_effort is taken by the grok-3-mini family only and
+    // rejected by the others, so it is sent as the request gives it.
+    unsupported: ['embeddings'],
+  },
+  fireworks: {
+    auth: 'bearer',
+    maxTokensField: 'max_tokens',
+    // Fireworks puts usage on the last chunk without being asked and does not document stream_options.
+    streamOptions: false,
+    // No sampling seed in Fireworks' chat reference.
+    unsupported: ['seed'],
+  },
+  cerebras: {
+    auth: 'bearer',
+    maxTokensField: 'max_completion_tokens',
+    // Cerebras sends usage (and time_info) on the last chunk unasked; stream_options is not in its schema.
+    streamOptions: false,
+    // No embeddings and no image input on Cerebras' inference API.
+    unsupported: ['embeddings', 'images'],
+    maxStopSequences: 4,
+  },
+  perplexity: {
+    auth: 'bearer',
+    maxTokensField: 'max_tokens',
+    // Sonar streams carry usage on every chunk; stream_options is not a Sonar parameter.
+    streamOptions: false,
+    // Sonar has no function calling, no seed and no embeddings endpoint.
+    unsupported: ['tools', 'seed', 'embeddings'],
+  },
+  deepinfra: {
+    auth: 'bearer',
+    maxTokensField: 'max_tokens',
+    streamOptions: true,
+    unsupported: [],
+    maxStopSequences: 16,
+  },
+  sambanova: {
+    auth: 'bearer',
+    maxTokensField: 'max_tokens',
+    streamOptions: true,
+    // SambaNova Cloud's chat reference has no seed.
+    unsupported: ['seed'],
+    maxStopSequences: 4,
+  },
+  lmstudio: {
+    // LM Studio ignores the key; one is sent only when configured.
+    auth: 'bearer',
+    maxTokensField: 'max_tokens',
+    streamOptions: true,
+    unsupported: [],
+  },
+  llamacpp: {
+    // llama-server checks a key only when started with --api-key.
+    auth: 'bearer',
+    maxTokensField: 'max_tokens',
+    // llama-server puts usage (and timings) on the last chunk whether asked or not.
+    streamOptions: false,
     unsupported: [],
   },
 };

@@ -112,6 +112,9 @@ export function toChatBody(req: ChatRequest, opts: CallOptions, ctx: BodyContext
   assertSupported(req, opts.capabilities, ctx.provider);
   assertPresetAllows(ctx, 'seed', req.seed !== undefined);
   assertPresetAllows(ctx, 'json_schema', req.responseFormat?.type === 'json_schema');
+  assertPresetAllows(ctx, 'tools', (req.tools?.length ?? 0) > 0);
+  assertPresetAllows(ctx, 'reasoning_effort', req.reasoningEffort !== undefined);
+  assertPresetAllows(ctx, 'images', req.messages.some((m) => m.role === 'user' && typeof m.content !== 'string' && m.content.some((p) => p.type === 'image')));
   const maxStop = ctx.preset.maxStopSequences;
   if (req.stop && maxStop !== undefined && req.stop.length > maxStop) {
     throw unsupported(ctx, 'stop', `at most ${maxStop} stop sequences, got ${req.stop.length}`);

@@ -9,6 +9,8 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   /** A JSON body, serialized here. */
   json?: unknown;
+  /** A body already serialized (a signed request's exact bytes); `json` wins when both are set. */
+  body?: string | undefined;
   signal?: AbortSignal | undefined;
   timeouts?: Partial<Timeouts> | undefined;
 }
@@ -32,6 +34,8 @@ export interface HttpResponse {
 
 export interface HttpClient {
   readonly origin: string;
+  /** The path and query a request path is sent to (the base URL's path and query applied): what a signer signs. */
+  pathOf(path: string): string;
   request(req: HttpRequest): Promise<HttpResponse>;
   /** Maps an error thrown while reading this client's bodies (socket reset, idle timeout, abort). */
   mapTransportError(err: unknown, signal: AbortState, phase: 'connect' | 'body'): GatewayError;
@@ -97,21 +101,22 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     return new GatewayError('unavailable', `${provider}: request failed (${code ?? 'network error'})`, { provider, cause: err });
   }
 
+  function pathOf(reqPath: string): string {
+    const path = basePath + reqPath;
+    if (baseSearch.size === 0) return path;
+    const [p, q] = path.split('?', 2) as [string, string | undefined];
+    const search = new URLSearchParams(q);
+    for (const [k, v] of baseSearch) if (!search.has(k)) search.set(k, v);
+    return `${p}?${search.toString()}`;
+  }
+
   function request(req: HttpRequest): Promise<HttpResponse> {
     const totalMs = req.timeouts?.totalMs ?? opts.timeouts.totalMs;
-    let path = basePath + req.path;
-    if (baseSearch.size > 0) {
-      const [p, q] = path.split('?', 2) as [string, string | undefined];
-      const search = new URLSearchParams(q);
-      for (const [k, v] of baseSearch) if (!search.has(k)) search.set(k, v);
-      path = `${p}?${search.toString()}`;
-    }
+    const path = pathOf(req.path);
     const headers: Record<string, string> = opts.headers ? { ...opts.headers, ...req.headers } : { ...req.headers };
-    let body: string | undefined;
-    if (req.json !== undefined) {
-      body = JSON.stringify(req.json);
-      headers['content-type'] = 'application/json';
-    }
+    let body: string | undefined = req.body;
+    if (req.json !== undefined) body = JSON.stringify(req.json);
+    if (body !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json';
     return new Promise<HttpResponse>((resolve, reject) => {
       const call = new Call(opts.provider, totalMs, req.signal, resolve, reject, mapTransportError);
       if (call.aborted) return;
@@ -134,7 +139,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     });
   }
 
-  return { origin, request, mapTransportError, close: () => dispatcher.close() };
+  return { origin, pathOf, request, mapTransportError, close: () => dispatcher.close() };
 }
 
 function errorCode(err: unknown): string | undefined {

@@ -15,7 +15,27 @@ export interface ProviderCall {
   /** The adapter id, for error messages and `GatewayError.provider`. */
   provider: string;
   errors: ErrorMapper;
+  /** Set for providers whose requests are signed or carry short-lived tokens (Bedrock, Vertex, Entra ID). */
+  auth?: RequestAuth | undefined;
 }
+
+/** A request as it will go out: what a signer sees (SigV4 signs method, path, query, headers and body). */
+export interface OutgoingRequest {
+  method: 'POST' | 'GET';
+  /** The origin the pool connects to (`https://host[:port]`). */
+  origin: string;
+  /** Path and query exactly as sent. */
+  path: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+}
+
+/**
+ * Adds credentials to a request just before it is sent: the headers returned win over the request's own. It
+ * may reject with a GatewayError (`auth` when no credentials can be found); it must never put a secret in
+ * the error's message.
+ */
+export type RequestAuth = (req: OutgoingRequest) => Promise<Record<string, string>>;
 
 /** One request to the provider. */
 export interface WireRequest {
@@ -29,7 +49,13 @@ export interface WireRequest {
 }
 
 /** A keep-alive pool for one configured deployment (`baseUrl` when the adapter resolved its own). */
-export function createProviderCall(config: AdapterConfig, deps: AdapterDeps, errors: ErrorMapper, baseUrl = config.baseUrl): ProviderCall {
+export function createProviderCall(
+  config: AdapterConfig,
+  deps: AdapterDeps,
+  errors: ErrorMapper,
+  baseUrl = config.baseUrl,
+  auth?: RequestAuth,
+): ProviderCall {
   const http = createHttpClient({
     baseUrl,
     provider: config.id,
@@ -38,10 +64,11 @@ export function createProviderCall(config: AdapterConfig, deps: AdapterDeps, err
     maxConnections: config.maxConnections,
     dispatcher: deps.dispatcher,
   });
-  return { http, provider: config.id, errors };
+  return { http, provider: config.id, errors, auth };
 }
 
 export function send(call: ProviderCall, req: WireRequest): Promise<HttpResponse> {
+  if (call.auth !== undefined) return sendWithAuth(call, call.auth, req);
   const { opts } = req;
   return call.http.request({
     path: req.path,
@@ -74,3 +101,13 @@ export async function statusError(call: ProviderCall, res: HttpResponse, signal:
   return call.errors.http(res, text);
 }
 
+/** The body is serialized here, once, so the bytes signed are the bytes sent. */
+async function sendWithAuth(call: ProviderCall, auth: RequestAuth, req: WireRequest): Promise<HttpResponse> {
+  const { opts } = req;
+  const body = JSON.stringify(req.body());
+  const headers: Record<string, string> = opts.headers ? { ...opts.headers, ...req.headers } : { ...req.headers };
+  headers['content-type'] ??= 'application/json';
+  const path = call.http.pathOf(req.path);
+  const added = await auth({ method: 'POST', origin: call.http.origin, path, headers, body });
+  return call.http.request({ path: req.path, body, headers: { ...headers, ...added }, signal: opts.signal, timeouts: opts.timeouts });
+}

@@ -10,7 +10,7 @@ const CREDENTIAL_NAME = /auth|key|token|secret|password|passwd|cookie|signature|
  * token behind an auth scheme), the user info and credential query parameters of its base URL, and
  * credential-named string fields of its protocol options, at any depth.
  */
-export function credentialValues(config: Pick<AdapterConfig, 'apiKey' | 'headers' | 'baseUrl' | 'options'>): string[] {
+export function credentialValues(config: Pick<AdapterConfig, 'apiKey' | 'headers' | 'baseUrl' | 'options' | 'credentials'>): string[] {
   const out: string[] = [];
   const add = (v: string | undefined) => {
     if (!v) return;
@@ -34,6 +34,7 @@ export function credentialValues(config: Pick<AdapterConfig, 'apiKey' | 'headers
     }
   };
   walk(config.options, '', 0);
+  walk(config.credentials, '', 0);
   return out;
 }
 

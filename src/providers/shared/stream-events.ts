@@ -3,7 +3,7 @@ import type { GatewayError, StreamPart } from '../../core/index.ts';
 import { header, type HttpResponse } from './http-client.ts';
 import { asProviderError, describeIssue, invalidResponse, tryParseJson } from './http-errors.ts';
 import { abortError, send, statusError, type ProviderCall, type WireRequest } from './provider-call.ts';
-import { readLines, readSse } from './stream-readers.ts';
+import { readAwsEventStream, readLines, readSse } from './stream-readers.ts';
 
 export type FinishPart = Extract<StreamPart, { type: 'finish' }>;
 
@@ -19,8 +19,11 @@ export interface ChunkMapper<C> {
 }
 
 export interface EventStreamSpec<C> {
-  /** Server-sent events (eventsource-parser) or newline-delimited JSON. */
-  framing: 'sse' | 'ndjson';
+  /**
+   * Server-sent events (eventsource-parser), newline-delimited JSON, or AWS binary event-stream frames (Bedrock:
+   * the frame's event type is the event name, failure frames are named `exception:…` / `error:…`).
+   */
+  framing: 'sse' | 'ndjson' | 'aws-eventstream';
   /** The wire schema of one chunk: an event's data, or a line. */
   chunk: z.ZodType<C>;
   /** Event names that carry nothing to read (Anthropic's `ping`). */
@@ -70,7 +73,7 @@ export async function* streamEvents<C>(call: ProviderCall, req: WireRequest, spe
     const mapper = spec.mapper(requestId);
     let marked = false;
     try {
-      const source = spec.framing === 'sse' ? readSse(res.body) : readLines(res.body);
+      const source = spec.framing === 'sse' ? readSse(res.body) : spec.framing === 'aws-eventstream' ? readAwsEventStream(res.body) : readLines(res.body);
       for await (const message of source) {
         const data = typeof message === 'string' ? message : message.data;
         const event = typeof message === 'string' ? undefined : message.event;
