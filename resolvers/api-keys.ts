@@ -1,17 +1,10 @@
-import { ApiKeyInputSchema, GatewayError, issueMessage, type ApiKeyRecord } from '../src/core/index.ts';
+import { ApiKeyInputSchema, ApiKeyUpdateSchema, GatewayError, type ApiKeyRecord } from '../src/core/index.ts';
 import type { ApiKeyAdmin } from '../src/gateway/services.ts';
 import type { GraphQLContext } from './context.ts';
-import { badUserInput } from './errors.ts';
+import { cleanInput, cleanUpdate, validated } from './governance-input.ts';
 import { requireAdmin } from './require-admin.ts';
 
-interface ApiKeyInputArgs {
-  name: string;
-  scope?: 'admin' | 'client' | null;
-  routes?: string[] | null;
-  models?: string[] | null;
-  team?: string | null;
-  user?: string | null;
-}
+type ApiKeyInputArgs = Record<string, unknown>;
 
 function admin(ctx: GraphQLContext): ApiKeyAdmin {
   requireAdmin(ctx.principal);
@@ -20,15 +13,19 @@ function admin(ctx: GraphQLContext): ApiKeyAdmin {
   return keys;
 }
 
-function parseInput(input: ApiKeyInputArgs) {
-  const raw = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null && v !== undefined));
-  const parsed = ApiKeyInputSchema.safeParse(raw);
-  if (!parsed.success) {
-    // Dotted (`input.routes.0`): the messages clients already see for this mutation.
-    const problems = parsed.error.issues.map((i) => [`input.${i.path.join('.')}`, issueMessage(i)] as const);
-    throw badUserInput(problems.map(([p, m]) => `${p}: ${m}`).join('; '), problems[0]?.[0]);
-  }
-  return parsed.data;
+/** Dotted paths (`input.routes.0`, `input.budget.usd`): the messages clients already see for these mutations. */
+function parseInput(input: ApiKeyInputArgs, ctx: GraphQLContext) {
+  return validated(ApiKeyInputSchema, cleanInput(input), ctx, (key) =>
+    key.expiresAt !== undefined && Date.parse(key.expiresAt) <= Date.now() ? [['input.expiresAt', 'must be in the future']] : [],
+  );
+}
+
+async function update(args: { id: string; input: ApiKeyInputArgs }, ctx: GraphQLContext): Promise<ApiKeyRecord> {
+  const keys = admin(ctx);
+  const patch = validated(ApiKeyUpdateSchema, cleanUpdate(args.input), ctx);
+  const key = await keys.update(args.id, patch);
+  if (!key) throw new GatewayError('not_found', `no active API key "${args.id}"`, { param: 'id' });
+  return key;
 }
 
 export const apiKeyResolvers = {
@@ -36,7 +33,8 @@ export const apiKeyResolvers = {
     apiKeys: (_: unknown, _args: unknown, ctx: GraphQLContext): Promise<ApiKeyRecord[]> => admin(ctx).list(),
   },
   Mutation: {
-    createApiKey: (_: unknown, args: { input: ApiKeyInputArgs }, ctx: GraphQLContext) => admin(ctx).create(parseInput(args.input)),
+    createApiKey: (_: unknown, args: { input: ApiKeyInputArgs }, ctx: GraphQLContext) => admin(ctx).create(parseInput(args.input, ctx)),
+    updateApiKey: (_: unknown, args: { id: string; input: ApiKeyInputArgs }, ctx: GraphQLContext) => update(args, ctx),
     revokeApiKey: (_: unknown, args: { id: string }, ctx: GraphQLContext): Promise<boolean> => admin(ctx).revoke(args.id),
   },
   ApiKey: {

@@ -1,7 +1,9 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph';
 import { apiKeyResolvers } from './api-keys.ts';
 import { completionResolvers } from './completion.ts';
+import { configResolvers } from './config.ts';
 import { embeddingsResolvers } from './embeddings.ts';
+import { governanceResolvers } from './governance.ts';
 import type { GraphQLContext } from './context.ts';
 import { providerResolvers } from './provider.ts';
 import { routeResolvers } from './route.ts';
@@ -30,6 +32,7 @@ const enums = {
   CircuitState: { CLOSED: 'closed', OPEN: 'open', HALF_OPEN: 'half-open' },
   ApiKeyScope: { ADMIN: 'admin', CLIENT: 'client' },
   UnsupportedParams: { REFUSE: 'refuse', DROP: 'drop' },
+  OnContentFilter: { STOP: 'stop', FALLBACK: 'fallback' },
 };
 
 type Section = Record<string, unknown>;
@@ -44,7 +47,7 @@ function merge(...maps: Array<Record<string, Section | object>>): GraphQLResolve
 }
 
 export const resolvers: GraphQLResolverMap<GraphQLContext> = {
-  ...merge(providerResolvers, routeResolvers, completionResolvers, embeddingsResolvers, subscriptionResolvers, apiKeyResolvers, usageResolvers, viewerResolvers, enums),
+  ...merge(providerResolvers, routeResolvers, configResolvers, completionResolvers, embeddingsResolvers, subscriptionResolvers, apiKeyResolvers, governanceResolvers, usageResolvers, viewerResolvers, enums),
   JSON: JSONScalar,
   DateTime: DateTimeScalar,
 };

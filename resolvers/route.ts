@@ -29,6 +29,7 @@ export interface RouteInputArgs {
   validator?: { jsonSchema?: unknown; nonEmpty?: boolean | null; regex?: string | null; maxLength?: number | null; refusal?: boolean | null } | null;
   promptCache?: { system?: boolean | null; tools?: boolean | null } | null;
   unsupportedParams?: 'refuse' | 'drop' | null;
+  onContentFilter?: 'stop' | 'fallback' | null;
 }
 
 /** Drops null/undefined fields, so the config schema applies its defaults as it does for a file. */
@@ -60,6 +61,7 @@ export function toRouteConfig(input: RouteInputArgs, ctx: Pick<GraphQLContext, '
     ...(input.validator != null && { validator: defined(input.validator) }),
     ...(input.promptCache != null && { promptCache: defined(input.promptCache) }),
     ...(nn(input.unsupportedParams) !== undefined && { unsupportedParams: input.unsupportedParams }),
+    ...(nn(input.onContentFilter) !== undefined && { onContentFilter: input.onContentFilter }),
   };
   const problems: Array<[string, string]> = [];
   const parsed = RouteConfigSchema.safeParse(raw);
@@ -121,6 +123,7 @@ export const routeResolvers = {
     validator: (r: VersionedRoute) => r.route.validator ?? null,
     promptCache: (r: VersionedRoute) => r.route.promptCache ?? null,
     unsupportedParams: (r: VersionedRoute) => r.route.unsupportedParams ?? 'refuse',
+    onContentFilter: (r: VersionedRoute) => r.route.onContentFilter ?? 'stop',
   },
   RouteTarget: {
     ...targetFields,

@@ -50,7 +50,7 @@ function loaderOf(ctx: GraphQLContext): DataLoader<UsageQueryInput, UsageReport,
       async (inputs) => {
         // This instance's own recent requests become visible first (a no-op when nothing waits).
         await usage.flush();
-        return queryUsageBatch(usage.sink, inputs);
+        return queryUsageBatch(usage.sink, inputs, usage.archive);
       },
       { cacheKeyFn: usageQueryKey, maxBatchSize: 1_000 },
     );

@@ -1,6 +1,9 @@
-import type { Config } from './config/index.ts';
+import { ConfigError, type Config } from './config/index.ts';
+import { createConfigReloader, longestDeadlineMs, noReload, runtimeRoutesWithout } from './config-reload.ts';
 import { createGateway, servicesOf, type Gateway, type GatewayDeps } from './gateway/gateway-service.ts';
-import type { Services } from './gateway/services.ts';
+import type { ConfigReload, Services } from './gateway/services.ts';
+import { createTokenCounter } from './gateway/token-counter.ts';
+import { configPriceEntries } from './usage/pricing.ts';
 import { wireObservability, type ObservabilityWiringOptions } from './wire-observability.ts';
 import { wireStore } from './wire-store.ts';
 import { redactSecrets } from './core/redact-secrets.ts';
@@ -23,6 +26,8 @@ export interface App {
    * Calling it again returns the same promise.
    */
   close(graceMs?: number): Promise<void>;
+  /** Re-reads the config (AppOptions.reload) and applies it; a bad one changes nothing and names every problem. */
+  reloadConfig(trigger: string): Promise<ConfigReload>;
 }
 
 /** The least time the span export gets at shutdown, even when open streams used the whole grace period. */
@@ -40,6 +45,8 @@ export interface AppOptions {
   env?: Record<string, string | undefined>;
   /** Tests: a tracer (in-memory exporter), a ledger sink, no process metrics, a flush interval. */
   observability?: Omit<ObservabilityWiringOptions, 'config' | 'logger' | 'env'>;
+  /** Where a config reload reads the config from (the CLI: the config file); no reloads without it. */
+  reload?: { load: () => Promise<Config>; source: string } | undefined;
 }
 
 function isLoopback(host: string): boolean {
@@ -61,16 +68,67 @@ export async function createApp(opts: AppOptions): Promise<App> {
     }
     logger.warn('no API keys configured: local mode, every caller is admin (loopback only)');
   }
-  // The gateway's own API keys are masked in provider errors too, should an upstream ever quote one.
-  const registry = createProviderRegistry(config.providers, { secrets: config.keys.map((k) => k.key) });
   const obs = await wireObservability({ config, logger, env: opts.env, ...opts.observability });
-  // The APIs get the gateway behind one pipeline: traces, usage, metrics and request logs outermost (they
-  // see every request), then the request's one resolution, then the store's stages (idempotency → limits
-  // → cache).
-  const core = createGateway({ config, registry, pricing: obs.pricing, ...wiring.gatewayDeps, ...opts.gatewayDeps });
   const tracer = obs.tracingEnabled ? obs.tracer : undefined;
-  const gateway = core.compose({ outer: obs.stages(core), inner: await wiring.stages(core, tracer) });
-  const services = servicesOf(core, gateway, { apiKeys: wiring.apiKeys, usage: obs.usage, metrics: obs.metrics });
+  // What a config reload replaces is built per generation; what it keeps (the route table with its runtime
+  // routes and versions, the completion log, the tokenizer worker, breakers and latency windows) is shared.
+  const tokenCounter = opts.gatewayDeps?.tokenCounter ?? createTokenCounter({ budgetMs: config.router.tokenCountBudgetMs });
+  let shared: Pick<GatewayDeps, 'routes' | 'completions'> = {};
+  const build = async (cfg: Config) => {
+    // The gateway's own API keys are masked in provider errors too, should an upstream ever quote one.
+    const registry = createProviderRegistry(cfg.providers, { secrets: cfg.keys.map((k) => k.key) });
+    const core = createGateway({ config: cfg, registry, pricing: obs.pricing, tokenCounter, ...shared, ...wiring.gatewayDeps, ...opts.gatewayDeps });
+    shared = { routes: core.routes, completions: core.completions };
+    // The APIs get the gateway behind one pipeline: traces, usage, metrics and request logs outermost (they
+    // see every request), then the request's one resolution, then the store's stages (idempotency → limits
+    // → cache).
+    const gateway = core.compose({ outer: obs.stages(core), inner: await wiring.stages(core, tracer) });
+    return { config: cfg, core, gateway };
+  };
+  let current = await build(config);
+  // The APIs hold these two objects for the life of the process; a reload swaps what is inside them.
+  const gateway: Gateway = { ...current.gateway };
+  const services: Services = {
+    ...servicesOf(current.core, gateway, { apiKeys: wiring.apiKeys, usage: obs.usage, metrics: obs.metrics }),
+    governance: wiring.governance,
+  };
+  const retired = new Set<ReturnType<typeof setTimeout>>();
+  const retiring: Array<() => Promise<void>> = [];
+  const reloader = opts.reload && createConfigReloader({
+    load: opts.reload.load,
+    source: opts.reload.source,
+    logger,
+    started: config,
+    async apply(next) {
+      const orphans = runtimeRoutesWithout(current.core.routes, next);
+      if (orphans.length > 0) throw new ConfigError(orphans, opts.reload!.source);
+      const built = await build(next);
+      try {
+        wiring.reloadConfig(next);
+      } catch (e) {
+        await built.core.close();
+        throw new ConfigError([(e as Error).message], opts.reload!.source);
+      }
+      obs.pricing.replace(configPriceEntries(next));
+      const changedRoutes = built.core.routes.reloadConfig(next.routes);
+      const old = current;
+      current = built;
+      Object.assign(gateway, built.gateway);
+      Object.assign(services, servicesOf(built.core, gateway, { apiKeys: wiring.apiKeys, usage: obs.usage, metrics: obs.metrics }));
+      // Requests already running keep the old adapters until they end: the old pools close after the longest
+      // deadline the old routes allow (or at shutdown, whichever comes first).
+      const closeOld = () => old.core.close();
+      const t = setTimeout(() => {
+        retired.delete(t);
+        void closeOld().catch(() => undefined);
+      }, longestDeadlineMs(old.config) + 5_000);
+      t.unref();
+      retired.add(t);
+      retiring.push(closeOld);
+      return { changedRoutes };
+    },
+  });
+  if (reloader) services.configControl = reloader;
   const server = await startServer({ config, services, auth, logger, readiness: [wiring.readiness], tracer }, { host, port });
   const step = async (name: string, fn: () => Promise<void>): Promise<boolean> => {
     try {
@@ -85,7 +143,11 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const close = async (graceMs = config.server.shutdownGraceMs) => {
     const deadline = Date.now() + graceMs;
     await step('server', () => server.close(graceMs));
-    await step('gateway', () => core.close());
+    await step('gateway', async () => {
+      for (const t of retired) clearTimeout(t);
+      await Promise.all([current.core.close(), ...retiring.map((close) => close().catch(() => undefined))]);
+      if (!opts.gatewayDeps?.tokenCounter) await tokenCounter.close();
+    });
     await step('usage ledger', () => obs.close());
     if (await step('store', () => wiring.close())) logger.info('store closed');
     await obs.shutdownTracing(Math.max(MIN_TRACE_FLUSH_MS, deadline - Date.now()));
@@ -95,6 +157,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     services,
     server,
     logger,
+    reloadConfig: (trigger) => (reloader ? reloader.reload(trigger) : Promise.resolve(noReload())),
     close: (graceMs) => (closing ??= close(graceMs)),
   };
 }

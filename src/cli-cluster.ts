@@ -154,5 +154,9 @@ export function runPrimary(opts: PrimaryOptions): void {
   }
   process.on('SIGTERM', () => void stop(0));
   process.on('SIGINT', () => void stop(0));
+  // A config reload is each worker's own (each holds its own copy): pass SIGHUP on.
+  process.on('SIGHUP', () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+  });
   for (let i = 0; i < opts.workers; i++) fork();
 }

@@ -8,11 +8,12 @@ import type { Logger } from './telemetry/logger.ts';
 import { createMetrics } from './telemetry/metrics.ts';
 import { createTelemetry, type Telemetry } from './telemetry/otel-sdk.ts';
 import type { ProviderDescription } from './telemetry/tracing.ts';
-import type { LedgerSink } from './core/index.ts';
+import type { LedgerSink, UsageEvent } from './core/index.ts';
 import type { UsageAnalytics } from './gateway/services.ts';
 import { MemoryLedgerSink } from './usage/memory-ledger-sink.ts';
 import { configPriceEntries, createPricing } from './usage/pricing.ts';
 import { createUsageLedger, type UsageLedger } from './usage/usage-ledger.ts';
+import type { DurableLedger } from './wire-durable-ledger.ts';
 
 
 export interface ObservabilityWiringOptions {
@@ -65,6 +66,8 @@ export async function wireObservability(opts: ObservabilityWiringOptions) {
 
   let sink = opts.ledgerSink;
   let closeSink: (() => Promise<void>) | undefined;
+  // From when the store's rollups hold everything: Redis keeps them across restarts, memory from now.
+  let storeSince = Date.now();
   if (!sink) {
     const storeConfig = resolveStoreConfig(config.store, env);
     if (storeConfig.kind === 'redis') {
@@ -76,6 +79,7 @@ export async function wireObservability(opts: ObservabilityWiringOptions) {
       });
       sink = redis.sink;
       closeSink = redis.close;
+      storeSince = 0;
     } else {
       sink = new MemoryLedgerSink();
     }
@@ -87,13 +91,31 @@ export async function wireObservability(opts: ObservabilityWiringOptions) {
     onError: (e) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'usage ledger write failed; events kept for retry'),
   });
   metrics.observeLedgerBuffer(() => ledger.stats().buffered);
+  // The durable ledger (config `ledger`, PostgreSQL): imported only when configured, so `pg` is never
+  // loaded otherwise. The recorder feeds both ledgers (see wire-durable-ledger.ts for why two).
+  let durable: DurableLedger | undefined;
+  if (config.ledger) {
+    const { wireDurableLedger } = await import('./wire-durable-ledger.ts');
+    durable = await wireDurableLedger({ config: config.ledger, logger, storeSince, onDrop: metrics.recordDurableDroppedEvents });
+    const durableLedger = durable.ledger;
+    metrics.observeDurableLedgerBuffer(() => durableLedger.stats().buffered);
+  }
+  const recorder: { record(e: UsageEvent): void } = durable
+    ? {
+        record: (e) => {
+          ledger.record(e);
+          durable.ledger.record(e);
+        },
+      }
+    : ledger;
   // Requests' records are written just after their responses; a flush writes those waiting first.
   const queue = new RecordQueue();
   const usage: UsageAnalytics = {
-    sink,
+    sink: durable ? durable.events(sink) : sink,
+    archive: durable?.archive,
     flush: () => {
       queue.drain();
-      return ledger.flush();
+      return durable ? Promise.all([ledger.flush(), durable.flushForRead()]).then(() => undefined) : ledger.flush();
     },
   };
 
@@ -113,7 +135,7 @@ export async function wireObservability(opts: ObservabilityWiringOptions) {
         recordContent,
         describeProvider: describeProviders(config),
         pricing,
-        ledger,
+        ledger: recorder,
         metrics,
         logger,
         completionLog: gateway.completions,
@@ -124,9 +146,12 @@ export async function wireObservability(opts: ObservabilityWiringOptions) {
     /** Writes the records waiting and the ledger's buffer, then closes the ledger's own connection. */
     async close(): Promise<void> {
       queue.drain();
+      // The durable ledger flushes beside the store's, not after it.
+      const durableClosed = durable?.close();
       const stats = await ledger.close();
       if (stats.buffered > 0) logger.warn({ buffered: stats.buffered }, 'usage ledger: events not written at shutdown');
       await closeSink?.();
+      await durableClosed;
     },
     /** Exports the spans still waiting, for at most `timeoutMs`; never rejects (a failure is logged once). */
     shutdownTracing(timeoutMs: number): Promise<void> {

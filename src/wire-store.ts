@@ -8,6 +8,11 @@ import { createSharedRouterState, type SharedRouterState } from './gateway/share
 import type { Stage } from './gateway/pipeline.ts';
 import { storeStages } from './gateway/store-stages.ts';
 import { traceStore } from './gateway/trace-store.ts';
+import { createBudgetAlerts, type BudgetAlerts } from './governance/budget-alerts.ts';
+import { createGovernance, type Governance } from './governance/governance.ts';
+import { configQuotas, createQuotaBook, type QuotaBook } from './governance/quota-book.ts';
+import { createTeamDirectory } from './governance/team-directory.ts';
+import { createWebhookSender } from './governance/webhook.ts';
 import { createInMemoryBreakerState } from './router/circuit-breaker.ts';
 import { createAuthenticator, type Authenticator } from './server/authenticator.ts';
 import { createStore } from './store/create-store.ts';
@@ -35,6 +40,19 @@ export interface StoreWiring {
   stages(gateway: GatewayCore, tracer?: Tracer): Promise<Stage[]>;
   /** Runtime API keys for the admin API (the authenticator learns of changes at once). */
   apiKeys: ApiKeyAdmin;
+  /** Teams, budget lines and budget events for the API. */
+  governance: Governance;
+  /**
+   * The config's quotas as the limits stage and the budgets query read them: a config reload calls
+   * `quotaBook.replace(configQuotas(next.quotas, next.teams))`.
+   */
+  quotaBook: QuotaBook;
+  /**
+   * A config reload's share of the store wiring: config keys, quotas (keys, teams, org, providers, routes) and
+   * deployment limits are swapped; counters, reservations and runtime keys are the store's and carry over. Throws
+   * (changing nothing) for what only a restart can change (local mode on or off).
+   */
+  reloadConfig(next: Config): void;
   /** For /readyz: null when fine, else which features run degraded (never the URL or credentials). */
   readiness(): Promise<string | null>;
   close(): Promise<void>;
@@ -76,18 +94,32 @@ export function wireStore(opts: StoreWiringOptions): StoreWiring {
   });
   const auth = createAuthenticator(config.keys, { store: store.apiKeys, keyCacheTtlMs: config.auth.keyCacheTtlMs, onError });
   let unsubscribeRoutes: (() => void) | undefined;
+  const quotaBook = createQuotaBook(configQuotas(config.quotas, config.teams));
+  // Runtime teams change as rarely as keys and reach the other instances on the same schedule.
+  const teams = createTeamDirectory({ store: store.teams, refreshMs: config.auth.keyCacheTtlMs, onError });
+  const hook = config.alerts;
+  const alerts: BudgetAlerts = createBudgetAlerts({
+    bus: store.alerts,
+    webhook: hook && createWebhookSender({ url: hook.webhookUrl, secret: hook.secret, maxAttempts: hook.maxAttempts, timeoutMs: hook.timeoutMs, logger }),
+    onError,
+  });
+  const governance = createGovernance({ book: quotaBook, teams, apiKeys: store.apiKeys, budgets: store.budgets, limits: store.limits, alerts });
 
   return {
     store,
     auth,
     gatewayDeps: { breakers: deployments.breakers, ...(routerState && { latency: routerState.latency }) },
     async stages(gateway, tracer) {
-      // Give a store that is still connecting a moment, so the first route snapshot usually succeeds.
-      for (let i = 0; i < 40; i++) {
-        if (await store.ping().then(() => true, () => false)) break;
-        await new Promise((r) => setTimeout(r, 50));
+      // Once, at start: a config reload builds stages for its new gateway over the same route table.
+      if (!unsubscribeRoutes) {
+        // Give a store that is still connecting a moment, so the first route snapshot usually succeeds.
+        for (let i = 0; i < 40; i++) {
+          if (await store.ping().then(() => true, () => false)) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        unsubscribeRoutes = await shareRoutes(gateway.routes, store.routes, onError);
+        await teams.refresh();
       }
-      unsubscribeRoutes = await shareRoutes(gateway.routes, store.routes, onError);
       return storeStages({
         store: tracer ? traceStore(store, tracer) : store,
         config,
@@ -95,6 +127,9 @@ export function wireStore(opts: StoreWiringOptions): StoreWiring {
         resolve: gateway.resolve,
         onTokens: (deployment, tokens) => deployments.recordTokens(deployment, tokens),
         onStoreError: onError,
+        quotaBook,
+        teams,
+        onBudgetAlerts: (fired, subjectOf) => alerts.fire(fired, subjectOf),
       });
     },
     apiKeys: {
@@ -109,6 +144,19 @@ export function wireStore(opts: StoreWiringOptions): StoreWiring {
         return revoked;
       },
       list: () => store.apiKeys.list(),
+      async update(id, update) {
+        const key = await store.apiKeys.update(id, update);
+        if (key) auth.update(key);
+        return key;
+      },
+    },
+    governance,
+    quotaBook,
+    reloadConfig(next) {
+      // Keys first: it is the step that can refuse, and nothing may change when it does.
+      auth.replaceConfigKeys(next.keys);
+      quotaBook.replace(configQuotas(next.quotas, next.teams));
+      deployments.replace(next.quotas.deployments);
     },
     async readiness() {
       const r = await store.readiness();
@@ -122,6 +170,8 @@ export function wireStore(opts: StoreWiringOptions): StoreWiring {
       routerState?.close();
       deployments.close();
       auth.close();
+      teams.close();
+      await alerts.close();
       if (!opts.store) await store.close();
     },
   };

@@ -3,11 +3,18 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 export type ApiKeyInput = {
+  /** The key's own USD budget (likewise). */
+  budget?: BudgetInput | null | undefined;
+  /** When the key stops working (must be in the future). */
+  expiresAt?: string | null | undefined;
+  /** The key's own RPM/TPM (replaces config `quotas.keys` by name for this key). */
+  limits?: RateLimitsInput | null | undefined;
   models?: Array<string> | null | undefined;
   name: string;
   routes?: Array<string> | null | undefined;
   /** CLIENT when omitted. */
   scope?: ApiKeyScope | null | undefined;
+  /** The team it belongs to: the team's limits and budget apply to it too. */
   team?: string | null | undefined;
   user?: string | null | undefined;
 };
@@ -19,6 +26,22 @@ export type ApiKeyScope =
 export type AttemptStatus =
   | 'ERROR'
   | 'OK';
+
+export type BudgetInput = {
+  /** DAY when omitted. */
+  period?: BudgetPeriod | null | undefined;
+  /** Past the soft threshold, requests on a route run on this route instead. */
+  softRoute?: string | null | undefined;
+  /** 0 < x ≤ 1; 0.8 when omitted. */
+  softThreshold?: number | null | undefined;
+  usd: number;
+};
+
+/** A budget's calendar period (UTC; weeks start on Monday). */
+export type BudgetPeriod =
+  | 'DAY'
+  | 'MONTH'
+  | 'WEEK';
 
 /** A prompt-cache breakpoint (Anthropic cache_control). */
 export type CacheControlInput = {
@@ -170,6 +193,12 @@ export type MessageRole =
   | 'TOOL'
   | 'USER';
 
+export type OnContentFilter =
+  /** Try the next target; a stream only while nothing of it reached the client. */
+  | 'FALLBACK'
+  /** Answer with the block (CONTENT_FILTER error, or the filtered answer). */
+  | 'STOP';
+
 /** Where a completion's price came from: the config, the built-in table of well-known models, or nowhere (unpriced). */
 export type PriceSource =
   | 'BUILTIN'
@@ -185,6 +214,11 @@ export type Quality =
   | 'BALANCED'
   | 'BEST'
   | 'FAST';
+
+export type RateLimitsInput = {
+  rpm?: number | null | undefined;
+  tpm?: number | null | undefined;
+};
 
 /** How hard a reasoning model thinks: OpenAI reasoning_effort, an Anthropic or Gemini thinking budget (README: Reasoning). */
 export type ReasoningEffort =
@@ -222,6 +256,8 @@ export type RouteInput = {
   expectedOutputTokens?: number | null | undefined;
   maxAttempts?: number | null | undefined;
   name: string;
+  /** STOP when omitted. */
+  onContentFilter?: OnContentFilter | null | undefined;
   promptCache?: PromptCacheInput | null | undefined;
   resumeStreams?: boolean | null | undefined;
   /** PRIORITY when omitted. */

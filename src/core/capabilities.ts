@@ -28,7 +28,27 @@ export function requiredCapabilities(req: ChatRequest): Capability[] {
   if (req.messages.some((m) => m.role === 'user' && Array.isArray(m.content) && m.content.some((p) => p.type === 'image'))) {
     needs.push('vision');
   }
+  // A model that does not reason rejects the effort parameter (OpenAI 400s on reasoning_effort, Anthropic on
+  // `thinking`): fail closed like any other feature.
+  if (req.reasoningEffort !== undefined) needs.push('reasoning');
   return needs;
+}
+
+/**
+ * What a request asks for, for matching a target's `when.capabilities`: the features it needs, plus prompt caching
+ * when it places a breakpoint or a cache key. Prompt caching is a hint, so it never excludes a target that lacks it
+ * (see requiredCapabilities), but a target kept for cached requests matches on it.
+ */
+export function requestedCapabilities(req: ChatRequest): Capability[] {
+  const asked = requiredCapabilities(req);
+  if (usesPromptCache(req)) asked.push('prompt_caching');
+  return asked;
+}
+
+function usesPromptCache(req: ChatRequest): boolean {
+  if (req.promptCacheKey !== undefined) return true;
+  if (req.tools?.some((t) => t.cacheControl !== undefined)) return true;
+  return req.messages.some((m) => Array.isArray(m.content) && m.content.some((p) => p.cacheControl !== undefined));
 }
 
 /** True when `have` covers `need` (json_schema support counts as json_object support). */

@@ -1,5 +1,6 @@
 import type { FinishReason, ToolCall, Usage } from './chat.ts';
 import { GatewayError, type ErrorKind } from './gateway-error.ts';
+import type { Quota } from './quota.ts';
 import type { ReasoningPart } from './reasoning.ts';
 import type { ReasoningDelta } from './stream-part.ts';
 
@@ -17,6 +18,12 @@ export interface Principal {
   models?: readonly string[] | undefined;
   team?: string | undefined;
   user?: string | undefined;
+  /** A runtime key's id (createApiKey); absent for config keys. */
+  keyId?: string | undefined;
+  /** A runtime key's expiry (ISO): the authenticator refuses it from then on. */
+  expiresAt?: string | undefined;
+  /** A runtime key's own limits and budget, applied instead of config `quotas.keys[name]`. */
+  quota?: Quota | undefined;
 }
 
 /** One provider call of a request, as the router's attempt loop recorded it. */

@@ -8,6 +8,7 @@ export * from './capabilities.ts';
 export * from './estimate-tokens.ts';
 export * from './json-depth.ts';
 export * from './api-key.ts';
+export * from './quota.ts';
 export * from './usage-event.ts';
 export * from './ledger-sink.ts';
 export * from './new-id.ts';

@@ -10,6 +10,12 @@ export const GRANULARITY_MS = { minute: 60_000, hour: 3_600_000 } as const;
 export type Granularity = keyof typeof GRANULARITY_MS;
 
 /**
+ * How long the store's sinks keep rollups of each granularity by default (minutes 48 h, hours 90 days);
+ * older ranges are answered by the durable ledger when one is configured (config `ledger`).
+ */
+export const ROLLUP_RETENTION_MS: Readonly<Record<Granularity, number>> = { minute: 48 * 3_600_000, hour: 90 * 86_400_000 };
+
+/**
  * One combination of dimension values. Rollups are kept per combination (not per single dimension) so
  * any filter and any grouping is an exact sum of rows; the number of combinations is what traffic
  * actually uses (keys × routes × models served), not the product of every possible value.
@@ -71,4 +77,36 @@ export function dimsKey(d: RollupDims): string {
 export function parseDimsKey(key: string): RollupDims {
   const [provider = '', model = '', route = '', keyName = '', team = '', operation = 'chat'] = JSON.parse(key) as string[];
   return { provider, model, route, keyName, team, operation };
+}
+
+/**
+ * An aggregation a durable ledger computes itself over its events (PostgreSQL: one GROUP BY), for ranges
+ * older than the store's rollups keep. Rows carry the same counters as rollup rows, so the usage queries
+ * sum them with the same code.
+ */
+export interface LedgerAggregateQuery {
+  /** Events whose time is in [from, to) (epoch ms). */
+  from: number;
+  to: number;
+  /** Rows are summed per bucket of this width (aligned to multiples of it since the epoch). */
+  bucketMs: number;
+  /** Only events with these dimension values ('' stands for none, as in RollupDims). */
+  where: Partial<RollupDims>;
+  /** Dimensions rows are kept apart by; the others are summed over and come back as ''. */
+  groupBy: readonly UsageDimension[];
+}
+
+export interface LedgerAggregateRow {
+  bucketStart: number;
+  dims: RollupDims;
+  counters: RollupCounters;
+}
+
+/** A durable ledger's reads beyond LedgerSink's: aggregations over any range, and events by position. */
+export interface LedgerArchive {
+  aggregate(q: LedgerAggregateQuery): Promise<LedgerAggregateRow[]>;
+  /** Events older than `before` in (time, id) order, newest first; from the newest when `before` is undefined. */
+  readEventsBefore(q: { limit: number; before?: { time: number; id: string } | undefined }): Promise<UsageEvent[]>;
+  /** The time of the event with this id, if the ledger holds it. */
+  eventTime(id: string): Promise<number | undefined>;
 }

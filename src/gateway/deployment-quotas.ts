@@ -22,6 +22,8 @@ export interface DeploymentQuotas {
   /** Real tokens of a finished call, added to the deployment's TPM counter. */
   recordTokens(deployment: string, tokens: number): void;
   refresh(): Promise<void>;
+  /** The config's deployment limits after a reload (counters are the store's and carry over). */
+  replace(deployments: QuotasConfig['deployments']): void;
   close(): void;
 }
 
@@ -44,8 +46,8 @@ function rules(deployment: string, cfg: RateLimitConfig, tokens: number): LimitR
 export function withDeploymentQuotas(inner: BreakerState, opts: DeploymentQuotasOptions): DeploymentQuotas {
   const epochNow = opts.epochNow ?? Date.now;
   const onError = opts.onError ?? (() => undefined);
-  const configured = Object.entries(opts.quotas.deployments).filter(([, c]) => c.rpm !== undefined || c.tpm !== undefined);
-  const limited = new Map(configured);
+  const limitedOf = (deployments: QuotasConfig['deployments']) => new Map(Object.entries(deployments).filter(([, c]) => c.rpm !== undefined || c.tpm !== undefined));
+  let limited = limitedOf(opts.quotas.deployments);
   /** Epoch ms until which a deployment is known to be exhausted. */
   const exhaustedUntil = new Map<string, number>();
 
@@ -97,8 +99,13 @@ export function withDeploymentQuotas(inner: BreakerState, opts: DeploymentQuotas
     ).catch((e: unknown) => onError('deployment limits refresh', e));
   }
 
-  const timer = limited.size > 0 ? setInterval(() => void refresh(), Math.max(50, opts.refreshMs)) : undefined;
-  timer?.unref();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const schedule = () => {
+    if (timer) clearInterval(timer);
+    timer = limited.size > 0 ? setInterval(() => void refresh(), Math.max(50, opts.refreshMs)) : undefined;
+    timer?.unref();
+  };
+  schedule();
 
   return {
     breakers,
@@ -110,6 +117,11 @@ export function withDeploymentQuotas(inner: BreakerState, opts: DeploymentQuotas
         .catch((e: unknown) => onError('deployment tokens', e));
     },
     refresh,
+    replace(deployments) {
+      limited = limitedOf(deployments);
+      for (const key of exhaustedUntil.keys()) if (!limited.has(key)) exhaustedUntil.delete(key);
+      schedule();
+    },
     close: () => {
       if (timer) clearInterval(timer);
     },

@@ -7,7 +7,7 @@ import { createInMemoryLatencyWindow, type LatencyWindow } from '../router/laten
 import { targetKey, type RoutePlan } from '../router/route-plan.ts';
 import { expectedCostUsd } from '../router/strategies.ts';
 import { RouteTable } from '../router/route-table.ts';
-import { CompletionLog } from '../usage/completion-log.ts';
+import { CompletionLog, completionBytes } from '../usage/completion-log.ts';
 import { configPriceEntries, createPricing, type Pricing } from '../usage/pricing.ts';
 import { Catalog } from './catalog.ts';
 import type { GatewayRequest } from './gateway-request.ts';
@@ -42,6 +42,10 @@ export interface GatewayDeps {
   pricing?: Pricing;
   /** Makes the resolver every request goes through once (createRouteResolver; tests count resolutions). */
   createResolver?: (deps: RouteResolverDeps) => RouteResolver;
+  /** The route table to serve from (a config reload keeps the one table, with its runtime routes and versions). */
+  routes?: RouteTable;
+  /** The completion log (a config reload keeps it, so `completion(id)` still finds what came before). */
+  completions?: CompletionLog<Completion>;
 }
 
 export type { PricedCompletion } from './upstream-call.ts';
@@ -67,8 +71,8 @@ export function createGateway(deps: GatewayDeps) {
   const random = deps.random ?? Math.random;
   const newId = deps.newId ?? (() => makeId('cmpl'));
   const catalog = new Catalog(config);
-  const routes = new RouteTable(config.routes);
-  const log = new CompletionLog<Completion>(2000);
+  const routes = deps.routes ?? new RouteTable(config.routes);
+  const log = new CompletionLog<Completion>(2000, { maxBytes: 32 * 1024 * 1024, sizeOf: completionBytes });
   const breakers = deps.breakers ?? createInMemoryBreakerState(config.router.breaker);
   const latency = deps.latency ?? createInMemoryLatencyWindow(config.router.latencyWindowMs);
   const tokenCounter = deps.tokenCounter ?? createTokenCounter({ budgetMs: config.router.tokenCountBudgetMs });
@@ -129,7 +133,8 @@ export function createGateway(deps: GatewayDeps) {
     routes,
     completions: log,
     close: async () => {
-      await Promise.all([registry.close(), tokenCounter.close()]);
+      // A token counter handed in is shared (across config reloads) and closed by whoever made it.
+      await Promise.all([registry.close(), deps.tokenCounter ? undefined : tokenCounter.close()]);
     },
   };
 }

@@ -6,6 +6,8 @@ import type { GatewayRequest } from './gateway-request.ts';
 export interface NamedTarget {
   readonly namedRoute: string | undefined;
   readonly namedModel: string | undefined;
+  /** The resolved route's version: an answer cached before `upsertRoute` changed the targets is not served after. */
+  readonly version?: number | undefined;
 }
 
 /** Output text already made, as opposed to a value still to serialize (see canonicalJson). */
@@ -135,7 +137,7 @@ function sha256(s: string): string {
  * `partition` separates callers that must not share answers (e.g. per team); none by default.
  */
 export function cacheKeyOf(req: GatewayRequest, partition?: string, at: NamedTarget = { namedRoute: req.route, namedModel: req.model }): string {
-  const target = at.namedModel !== undefined ? { model: at.namedModel, route: at.namedRoute } : { route: at.namedRoute ?? '' };
+  const target = at.namedModel !== undefined ? { model: at.namedModel, route: at.namedRoute } : { route: at.namedRoute ?? '', version: at.version };
   // Task and constraints choose among targets, so they decide which model answers.
   const routing = { task: req.task, constraints: req.constraints };
   return sha256(canonicalJson({ v: 1, target, routing, partition, chat: normalizeChat(req.chat), embeddings: embeddingsOptions(req) }));

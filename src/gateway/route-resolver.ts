@@ -117,6 +117,7 @@ export function createRouteResolver(deps: RouteResolverDeps): RouteResolver {
         maxAttempts: Math.max(2, entries.length * 2),
         deadlineMs: 120_000,
         resumeStreams: false,
+        onContentFilter: 'stop',
         expectedOutputTokens: 256,
       };
       return new ResolvedRequest(req.chat, req.principal, 'model', route, 0, entries.map((e) => e.target), req.route, req.model);

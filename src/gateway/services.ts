@@ -1,9 +1,11 @@
 import type { RouteConfig } from '../config/index.ts';
-import type { ApiKeyInput, ApiKeyRecord, Completion, CompletionEvent, LedgerSink } from '../core/index.ts';
+import type { ApiKeyInput, ApiKeyRecord, ApiKeyUpdate, Completion, CompletionEvent, LedgerSink } from '../core/index.ts';
+import type { Governance } from '../governance/governance.ts';
 import type { RoutePlan, Target } from '../router/route-plan.ts';
 import type { RouteTable } from '../router/route-table.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { CompletionLog } from '../usage/completion-log.ts';
+import type { UsageArchive } from '../usage/query-usage.ts';
 import type { Catalog } from './catalog.ts';
 import type { Embeddings } from './embeddings.ts';
 import type { GatewayRequest, StoreRequest } from './gateway-request.ts';
@@ -39,12 +41,35 @@ export interface ApiKeyAdmin {
   create(input: ApiKeyInput): Promise<{ secret: string; key: ApiKeyRecord }>;
   revoke(id: string): Promise<boolean>;
   list(): Promise<ApiKeyRecord[]>;
+  /** Absent fields kept, null clears; undefined when there is no such active key. */
+  update(id: string, update: ApiKeyUpdate): Promise<ApiKeyRecord | undefined>;
 }
 
 /** What the GraphQL analytics read: the ledger's sink, and a flush so this instance's own requests are visible. */
 export interface UsageAnalytics {
   sink: LedgerSink;
+  /** The durable ledger's reads (config `ledger`), for usage older than the store's rollups keep. */
+  archive?: UsageArchive | undefined;
   flush(): Promise<void>;
+}
+
+/** The outcome of a config reload (GraphQL `reloadConfig`, SIGHUP, a file watch). */
+export interface ConfigReload {
+  ok: boolean;
+  /** The running config's version: bumped by every reload that was applied. */
+  version: number;
+  /** Routes whose definition changed (each got a new version). */
+  changedRoutes: string[];
+  /** Changed settings the running process keeps until a restart (listening address, store, cache, …). */
+  restartRequired: string[];
+  /** Why nothing was applied: every problem, by key path. */
+  errors: string[];
+}
+
+/** The running config's version and the way to reload it (absent when the gateway runs without a config file). */
+export interface ConfigControl {
+  version(): { version: number; loadedAt: Date; source: string };
+  reload(trigger: string): Promise<ConfigReload>;
 }
 
 /**
@@ -60,6 +85,9 @@ export interface Services {
   completions: CompletionLog<Completion>;
   insights: RouteInsights;
   apiKeys?: ApiKeyAdmin | undefined;
+  /** Teams, budget lines and budget events (absent without a store). */
+  governance?: Governance | undefined;
   usage?: UsageAnalytics | undefined;
   metrics?: Metrics | undefined;
+  configControl?: ConfigControl | undefined;
 }

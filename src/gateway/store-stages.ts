@@ -1,10 +1,12 @@
 import type { Config } from '../config/index.ts';
+import { configQuotas, createQuotaBook, type QuotaBook } from '../governance/quota-book.ts';
+import type { TeamLookup } from '../governance/team-directory.ts';
 import type { Store } from '../store/store.ts';
 import type { RouteLookup } from './access-rule.ts';
 import { cacheStage } from './cache-stage.ts';
 import type { GatewayRequest } from './gateway-request.ts';
 import { idempotencyStage } from './idempotency-stage.ts';
-import { limitsStage } from './limits-stage.ts';
+import { limitsStage, type LimitsStageOptions } from './limits-stage.ts';
 import type { Stage } from './pipeline.ts';
 import type { RequestContext } from './request-context.ts';
 import type { ResolvedRequest } from './route-resolver.ts';
@@ -19,6 +21,12 @@ export interface StoreStagesDeps {
   onTokens?: ((deployment: string, tokens: number) => void) | undefined;
   /** A store failure handled under its feature's policy (for the logger). */
   onStoreError?: ((operation: string, error: unknown) => void) | undefined;
+  /** The config's quotas (swapped on a config reload); by default built once from `config`. */
+  quotaBook?: QuotaBook | undefined;
+  /** Runtime teams. */
+  teams?: TeamLookup | undefined;
+  /** Budget alerts this instance fires. */
+  onBudgetAlerts?: LimitsStageOptions['onBudgetAlerts'];
 }
 
 /**
@@ -43,10 +51,8 @@ export function storeStages(deps: StoreStagesDeps): Stage[] {
     }
   }
 
-  /** Past a budget's soft threshold: the key's (else the team's) `softRoute`, for requests on a route. */
-  function onSoftBudget(ctx: RequestContext): ResolvedRequest | undefined {
-    const p = ctx.request.principal;
-    const soft = (p && quotas.keys[p.name]?.budget?.softRoute) ?? (p?.team !== undefined ? quotas.teams[p.team]?.budget?.softRoute : undefined);
+  /** Past a budget's soft threshold: the `softRoute` the limits stage found in the request's quotas, for requests on a route. */
+  function onSoftBudget(ctx: RequestContext, soft: string | undefined): ResolvedRequest | undefined {
     if (!soft || !routes.get(soft) || ctx.resolved.kind !== 'route') return undefined;
     // A second resolution, of a different request: the one the budget moved to its soft route.
     return deps.resolve({ ...ctx.request, route: soft, model: undefined });
@@ -54,7 +60,14 @@ export function storeStages(deps: StoreStagesDeps): Stage[] {
 
   const stages: Stage[] = [
     idempotencyStage(store, { ttlSeconds: config.idempotency.ttlSeconds, waitMs: config.idempotency.waitMs, onStoreError }),
-    limitsStage(store, { quotas, failure: config.store.failure, onSoftBudget, onStoreError }),
+    limitsStage(store, {
+      quotaBook: deps.quotaBook ?? createQuotaBook(configQuotas(quotas, config.teams)),
+      teams: deps.teams,
+      failure: config.store.failure,
+      onSoftBudget,
+      onBudgetAlerts: deps.onBudgetAlerts,
+      onStoreError,
+    }),
     cacheStage(store, { config: config.cache, partition, onStoreError }),
   ];
   const onTokens = deps.onTokens;

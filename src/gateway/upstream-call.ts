@@ -115,6 +115,7 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
       maxAttempts: route.maxAttempts,
       deadlineMs: budget !== undefined ? Math.min(route.deadlineMs, budget) : route.deadlineMs,
       signal: req.signal,
+      onContentFilter: route.onContentFilter,
     };
   }
 
@@ -211,6 +212,7 @@ export function createUpstreamCall(deps: UpstreamCallDeps) {
       {
         ...executeOptions(route, req),
         annotate: (res, target) => ({ costUsd: costFor(target, res.usage) }),
+        contentFiltered: (res) => res.finishReason === 'content_filter',
         ...(validate && { validate: (res: ChatResponse) => validate(res) }),
       },
     );

@@ -49,6 +49,8 @@ export function breakerOutcomeOf(kind: ErrorKind): BreakerOutcome {
 export interface StateOptions {
   maxAttempts: number;
   deadlineMs: number;
+  /** `fallback`: a content-filter error skips to the next target instead of answering at once (route `onContentFilter`). */
+  onContentFilter?: 'stop' | 'fallback' | undefined;
   signal?: AbortSignal | undefined;
   backoffBaseMs?: number | undefined;
   backoffCapMs?: number | undefined;
@@ -153,7 +155,8 @@ export class AttemptState {
         ...(err.kind === 'rate_limited' && err.retryAfterMs !== undefined && { retryAfterMs: err.retryAfterMs }),
       });
     }
-    switch (fallbackAction(err.kind)) {
+    const action = err.kind === 'content_filter' && this.opts.onContentFilter === 'fallback' ? 'skip' : fallbackAction(err.kind);
+    switch (action) {
       case 'stop':
         return false;
       case 'next':
@@ -171,9 +174,10 @@ export class AttemptState {
   }
 
   /** A target that answered but whose answer the cascade rejected: the next candidate, never this one again. */
-  reject(target: Target, reason: string, latencyMs: number, waitedMs: number, extra: Partial<AttemptRecord> = {}): void {
+  reject(target: Target, reason: string, latencyMs: number, waitedMs: number, extra: Partial<AttemptRecord> = {}, kind: 'invalid_response' | 'content_filter' = 'invalid_response'): void {
     this.report(target, 'success', latencyMs);
-    this.fail(target, new GatewayError('invalid_response', `answer rejected: ${reason}`, { provider: target.provider }), latencyMs, waitedMs, { ...extra, validationError: reason });
+    const message = kind === 'content_filter' ? `${target.provider}: answer blocked by the content filter` : `answer rejected: ${reason}`;
+    this.fail(target, new GatewayError(kind, message, { provider: target.provider }), latencyMs, waitedMs, { ...extra, validationError: reason });
     this.skipped.add(targetKey(target));
   }
 

@@ -22,6 +22,8 @@ export interface RunOptions<T> extends ExecuteOptions {
   validate?: ((value: T, target: Target) => string | undefined) | undefined;
   /** Facts about an attempt that answered (its cost). */
   annotate?: ((value: T, target: Target) => Partial<AttemptRecord>) | undefined;
+  /** Whether an answer was cut by the provider's content filter: with `onContentFilter: fallback` the next target is asked. */
+  contentFiltered?: ((value: T) => boolean) | undefined;
 }
 
 export interface StreamOptions extends ExecuteOptions {
@@ -148,6 +150,10 @@ export function createExecutor(deps: ExecutorDeps) {
       }
       const latencyMs = deps.now() - started;
       const extra = opts.annotate?.(value, pick.target) ?? {};
+      if (opts.onContentFilter === 'fallback' && opts.contentFiltered?.(value)) {
+        state.reject(pick.target, 'content_filter', latencyMs, pick.waitedMs, extra, 'content_filter');
+        continue;
+      }
       const rejected = opts.validate?.(value, pick.target);
       if (rejected !== undefined) {
         state.reject(pick.target, rejected, latencyMs, pick.waitedMs, extra);
@@ -196,6 +202,7 @@ export function createExecutor(deps: ExecutorDeps) {
       let firstContentAt: number | undefined;
       let failed: GatewayError | undefined;
       let settled = false;
+      let filtered = false;
       // Parts before the first content (`start`) wait until this attempt delivers something: a failed
       // attempt's parts never reach the client, so the events read attempt, (switch, attempt)*, parts.
       let held: StreamPart[] = [];
@@ -221,6 +228,16 @@ export function createExecutor(deps: ExecutorDeps) {
           const part = r.value;
           if (part.type === 'error') {
             failed = part.error;
+            break;
+          }
+          if (part.type === 'finish' && part.finishReason === 'content_filter' && opts.onContentFilter === 'fallback' && !contentSent) {
+            // Blocked before anything reached the client: ask the next target, as for any failure before content.
+            const cost = opts.costOf?.(target, part.usage);
+            settled = true;
+            state.reject(target, 'content_filter', deps.now() - started, pick.waitedMs, cost !== undefined ? { costUsd: cost } : {}, 'content_filter');
+            previous = { target, error: state.lastError! };
+            filtered = true;
+            it.return?.(undefined).catch(() => undefined);
             break;
           }
           if (part.type === 'finish') {
@@ -264,6 +281,7 @@ export function createExecutor(deps: ExecutorDeps) {
           state.release(target);
         }
       }
+      if (filtered) continue;
       settled = true;
       failed ??= new GatewayError('invalid_response', `${target.provider}: stream ended without a terminal part`, { provider: target.provider });
       if (opts.signal?.aborted && failed.kind !== 'cancelled') failed = new GatewayError('cancelled', 'request cancelled', { provider: target.provider, cause: failed });

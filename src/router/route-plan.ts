@@ -3,7 +3,7 @@ import {
   estimateInputTokens,
   hasCapability,
   missingCapabilities,
-  requiredCapabilities,
+  requestedCapabilities,
   type Capability,
   type ChatRequest,
   type ErrorKind,
@@ -96,7 +96,7 @@ function whenFails(when: TargetWhen, req: ChatRequest, task: string | undefined,
   if (when.minInputTokens !== undefined && tokens < when.minInputTokens) return `when: ~${tokens} input tokens < ${when.minInputTokens}`;
   if (when.maxInputTokens !== undefined && tokens > when.maxInputTokens) return `when: ~${tokens} input tokens > ${when.maxInputTokens}`;
   if (when.capabilities) {
-    const needs = requiredCapabilities(req);
+    const needs = requestedCapabilities(req);
     const absent = when.capabilities.filter((c) => !needs.includes(c));
     if (absent.length > 0) return `when: the request does not need ${absent.join(', ')}`;
   }

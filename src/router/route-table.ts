@@ -52,6 +52,11 @@ export class RouteTable {
     return [...this.routes.values()];
   }
 
+  /** The routes a runtime change (upsertRoute) defines: they win over the config file's, reloads included. */
+  runtimeRoutes(): VersionedRoute[] {
+    return [...this.applied.keys()].flatMap((name) => this.routes.get(name) ?? []);
+  }
+
   upsert(route: RouteConfig): VersionedRoute {
     const v = { route, version: this.nextVersion++ };
     this.routes.set(route.name, v);
@@ -84,11 +89,39 @@ export class RouteTable {
     return true;
   }
 
+  /**
+   * The config file's routes changed (a reload): each route whose definition changed gets a new version (so
+   * completions and cached answers tell the old targets from the new), an unchanged one keeps its version, a
+   * route gone from the file goes. A route changed at run time (upsertRoute) stays as the store has it: the
+   * runtime change wins over the file, as at start-up. Returns the names of the routes that changed.
+   */
+  reloadConfig(routes: readonly RouteConfig[]): string[] {
+    const changed: string[] = [];
+    const next = new Map(routes.map((r) => [r.name, r]));
+    for (const name of this.config.keys()) {
+      if (next.has(name)) continue;
+      this.config.delete(name);
+      if (this.applied.has(name)) continue;
+      this.routes.delete(name);
+      changed.push(name);
+    }
+    for (const r of routes) {
+      const before = this.config.get(r.name);
+      this.config.set(r.name, r);
+      if (this.applied.has(r.name)) continue;
+      if (before !== undefined && JSON.stringify(before) === JSON.stringify(r) && this.routes.has(r.name)) continue;
+      this.upsert(r);
+      changed.push(r.name);
+    }
+    return changed;
+  }
+
   /** Applies a change from the store unless this route already has it or a newer one. */
   apply(change: SharedRouteChange): boolean {
     if ((this.applied.get(change.name) ?? 0) >= change.version) return false;
     this.applied.set(change.name, change.version);
-    const version = this.base + change.version;
+    // Never below the version the route has now: a config reload may have moved it past base + store version.
+    const version = Math.max(this.base + change.version, (this.routes.get(change.name)?.version ?? 0) + 1);
     this.nextVersion = Math.max(this.nextVersion, version + 1);
     if (change.op === 'upsert') this.routes.set(change.name, { route: change.route, version });
     else this.routes.delete(change.name);

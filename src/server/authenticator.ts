@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { KeyConfig } from '../config/index.ts';
-import { GatewayError, type ApiKeyRecord, type Principal } from '../core/index.ts';
+import { GatewayError, isExpired, type ApiKeyRecord, type Principal } from '../core/index.ts';
 import type { ApiKeyStore } from '../store/store.ts';
 
 export interface Authenticator {
@@ -17,6 +17,13 @@ export interface Authenticator {
   remember(secret: string, key: ApiKeyRecord): void;
   /** A key revoked here: refused on this instance at once (others see it within `keyCacheTtlMs`). */
   forget(id: string): void;
+  /** A key updated here (limits, budget, expiry, access): applied on this instance at once, on others within `keyCacheTtlMs`. */
+  update(key: ApiKeyRecord): void;
+  /**
+   * The config file's keys after a reload: the old set is replaced whole. Local mode is decided at start
+   * (it decides where the server may listen), so a reload may not turn it on or off: that throws.
+   */
+  replaceConfigKeys(keys: readonly KeyConfig[]): void;
   close(): void;
 }
 
@@ -27,6 +34,8 @@ export interface AuthenticatorOptions {
   keyCacheTtlMs?: number | undefined;
   /** Milliseconds (monotonic); tests inject a fake clock. */
   now?: () => number;
+  /** Epoch ms, for runtime keys' `expiresAt`; tests inject a fake clock. */
+  wallNow?: () => number;
   onError?: ((operation: string, error: unknown) => void) | undefined;
 }
 
@@ -40,6 +49,12 @@ function digest(secret: string): string {
 
 function principalOf(k: { name: string; scope: 'admin' | 'client'; routes?: string[] | undefined; models?: string[] | undefined; team?: string | undefined; user?: string | undefined }): Principal {
   return { name: k.name, scope: k.scope, routes: k.routes, models: k.models, team: k.team, user: k.user };
+}
+
+/** A runtime key's principal: its id, expiry and own quota besides what config keys have. */
+function runtimePrincipalOf(k: ApiKeyRecord): Principal {
+  const quota = k.limits || k.budget ? { limits: k.limits, budget: k.budget } : undefined;
+  return { ...principalOf(k), keyId: k.id, expiresAt: k.expiresAt, quota };
 }
 
 interface Entry {
@@ -67,6 +82,7 @@ export function createAuthenticator(keys: readonly KeyConfig[], opts: Authentica
   const store = opts.store;
   const ttlMs = opts.keyCacheTtlMs ?? 5_000;
   const now = opts.now ?? (() => performance.now());
+  const wallNow = opts.wallNow ?? Date.now;
   const onError = opts.onError ?? (() => undefined);
   const cache = new Map<string, Entry>();
   const inflight = new Map<string, Promise<Entry>>();
@@ -79,6 +95,8 @@ export function createAuthenticator(keys: readonly KeyConfig[], opts: Authentica
 
   function accept(entry: Entry | undefined): Principal {
     if (!entry?.principal) throw new GatewayError('auth', 'invalid API key');
+    // Checked on every use, not when cached: a key held here stops at its expiry to the millisecond.
+    if (isExpired(entry.principal.expiresAt, wallNow())) throw new GatewayError('auth', 'API key expired');
     entry.usedAt = now();
     return entry.principal;
   }
@@ -89,7 +107,7 @@ export function createAuthenticator(keys: readonly KeyConfig[], opts: Authentica
     const p = store!.lookup(hash).then(
       (rec) => {
         const t = now();
-        const entry: Entry = { principal: rec ? principalOf(rec) : null, id: rec?.id, checkedAt: t, usedAt: cache.get(hash)?.usedAt ?? t };
+        const entry: Entry = { principal: rec ? runtimePrincipalOf(rec) : null, id: rec?.id, checkedAt: t, usedAt: cache.get(hash)?.usedAt ?? t };
         if (cache.size >= MAX_ENTRIES && !cache.has(hash)) cache.clear();
         cache.set(hash, entry);
         return entry;
@@ -120,6 +138,13 @@ export function createAuthenticator(keys: readonly KeyConfig[], opts: Authentica
 
   return {
     localMode,
+    replaceConfigKeys(next) {
+      if ((next.length === 0) !== localMode) {
+        throw new Error(localMode ? 'keys: the gateway started without keys (local mode); adding keys needs a restart' : 'keys: removing every key would turn on local mode; that needs a restart');
+      }
+      byDigest.clear();
+      for (const k of next) byDigest.set(digest(k.key), principalOf(k));
+    },
     authenticate(authorization) {
       if (localMode) return LOCAL;
       const hash = digest(secretOf(authorization));
@@ -141,11 +166,16 @@ export function createAuthenticator(keys: readonly KeyConfig[], opts: Authentica
     },
     remember(secret, key) {
       const t = now();
-      cache.set(digest(secret), { principal: key.revokedAt === null ? principalOf(key) : null, id: key.id, checkedAt: t, usedAt: t });
+      cache.set(digest(secret), { principal: key.revokedAt === null ? runtimePrincipalOf(key) : null, id: key.id, checkedAt: t, usedAt: t });
     },
     forget(id) {
       for (const e of cache.values()) {
         if (e.id === id) e.principal = null;
+      }
+    },
+    update(key) {
+      for (const e of cache.values()) {
+        if (e.id === key.id && e.principal !== null) e.principal = key.revokedAt === null ? runtimePrincipalOf(key) : null;
       }
     },
     close() {

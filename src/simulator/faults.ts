@@ -42,13 +42,15 @@ export const FaultsSchema = z.object({
    * mid-stream one) lists the request headers. For testing that a gateway never passes such text on.
    */
   echoHeaders: z.boolean().default(false),
+  /** The answer is blocked by a content filter (OpenAI: finish_reason content_filter with no content). */
+  contentFilter: z.boolean().default(false),
 });
 
 export type Faults = z.infer<typeof FaultsSchema>;
 export type FaultsInput = z.input<typeof FaultsSchema>;
 
 const NUMERIC = new Set(['latencyMs', 'status', 'retryAfterS', 'errorRate', 'disconnectAfterChunks', 'errorAfterChunks', 'maxInputTokens', 'chunkCount', 'chunkDelayMs', 'replyWords', 'repeatChunks']);
-const BOOLEAN = new Set(['hang', 'omitEndMarker', 'echoHeaders']);
+const BOOLEAN = new Set(['hang', 'omitEndMarker', 'echoHeaders', 'contentFilter']);
 
 function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

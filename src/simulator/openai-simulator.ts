@@ -355,7 +355,9 @@ async function chat(ctx: SimContext, startedAt: number, deployment: string | und
     return;
   }
   const cached = cachedTokens(ctx, req);
-  const plan = applyStop(planReply({ ...req.reply, replyWords: ctx.faults.replyWords }), req.stop);
+  const planned = applyStop(planReply({ ...req.reply, replyWords: ctx.faults.replyWords }), req.stop);
+  // A blocked answer: nothing generated, the reason in finish_reason, as OpenAI and Azure report it.
+  const plan = ctx.faults.contentFilter ? { ...planned, text: '', toolCalls: [], finish: 'content_filter' as const, outputTokens: 0 } : planned;
   const usage: Usage = {
     prompt_tokens: promptTokens,
     completion_tokens: plan.outputTokens,

@@ -1,19 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { ApiKeyInputSchema, type ApiKeyRecord } from '../core/index.ts';
+import { ApiKeyInputSchema, applyApiKeyUpdate, TeamInputSchema, type ApiKeyRecord, type BudgetEvent, type TeamRecord } from '../core/index.ts';
 import { newApiKeyId, newApiKeySecret, hashApiKey, secretPrefix } from './api-key-secret.ts';
 import { createCodec } from './codec.ts';
+import { createMemoryBudgets } from './memory-budgets.ts';
 import { LruCache } from './lru-cache.ts';
-import { evaluateWindow, fromNanoUsd, toNanoUsd, windowStart } from './sliding-window.ts';
+import { evaluateWindow, windowStart } from './sliding-window.ts';
 import {
   StoredRouteSchema,
   type BreakerRecord,
-  type BudgetLine,
-  type BudgetLineState,
   type IdempotencyState,
   type InflightOutcome,
   type LatencySample,
   type LimitState,
-  type Reservation,
   type RouteChange,
   type RouteResync,
   type Store,
@@ -80,7 +78,8 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
   const keysByHash = new Map<string, ApiKeyRecord>();
   const hashById = new Map<string, string>();
   const counters = new Map<string, Expiring<number>>();
-  const budgetLines = new Map<string, { spent: number; reserved: Map<string, { amount: number; expiresAt: number }>; expiresAt: number }>();
+  const teams = new Map<string, TeamRecord>();
+  const alertSubscribers = new Set<(e: BudgetEvent) => void>();
   const breakers = new Map<string, BreakerRecord>();
   const latency = new Map<string, LatencySample[]>();
   const routeChanges = new Map<string, RouteChange>();
@@ -105,24 +104,6 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
     const start = windowStart(nowMs, windowMs);
     const curKey = `${key}:${start}`;
     return { curKey, cur: counter(curKey), prev: counter(`${key}:${start - windowMs}`) };
-  }
-
-  function line(l: BudgetLine, nowMs: number) {
-    let state = budgetLines.get(l.id);
-    if (!state || state.expiresAt <= now()) {
-      state = { spent: 0, reserved: new Map(), expiresAt: 0 };
-      budgetLines.set(l.id, state);
-    }
-    // Counters outlive their period by a day so late settlements still land; relative to the caller's clock.
-    state.expiresAt = Math.max(state.expiresAt, now() + Math.max(0, l.periodEndMs - nowMs) + 86_400_000);
-    for (const [id, r] of state.reserved) if (r.expiresAt <= nowMs) state.reserved.delete(id);
-    return state;
-  }
-
-  function lineState(id: string, limitUsd: number, s: { spent: number; reserved: Map<string, { amount: number }> }): BudgetLineState {
-    let reserved = 0;
-    for (const r of s.reserved.values()) reserved += r.amount;
-    return { id, limitUsd, spentUsd: fromNanoUsd(s.spent), reservedUsd: fromNanoUsd(reserved) };
   }
 
   function publishRoute(change: RouteChange): number {
@@ -226,6 +207,14 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
       async list() {
         return [...keysByHash.values()];
       },
+      async update(id, update) {
+        const hash = hashById.get(id);
+        const key = hash === undefined ? undefined : keysByHash.get(hash);
+        if (!hash || !key || key.revokedAt !== null) return undefined;
+        const next = applyApiKeyUpdate(key, update);
+        keysByHash.set(hash, next);
+        return next;
+      },
     },
     limits: {
       async consume(rules, nowMs) {
@@ -257,34 +246,27 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
         });
       },
     },
-    budgets: {
-      async reserve(lines, amountUsd, ttlMs, nowMs) {
-        const amount = toNanoUsd(amountUsd);
-        const states = lines.map((l) => ({ l, s: line(l, nowMs) }));
-        const committed = (s: { spent: number; reserved: Map<string, { amount: number }> }) => {
-          let total = s.spent;
-          for (const r of s.reserved.values()) total += r.amount;
-          return total;
-        };
-        const blocked = states.find(({ l, s }) => committed(s) + amount > toNanoUsd(l.limitUsd));
-        if (blocked) return { ok: false, blockedBy: blocked.l.id, lines: states.map(({ l, s }) => lineState(l.id, l.limitUsd, s)) };
-        const id = randomUUID();
-        for (const { s } of states) s.reserved.set(id, { amount, expiresAt: nowMs + ttlMs });
-        const soft = states.some(({ l, s }) => committed(s) >= toNanoUsd(l.limitUsd) * (l.softThreshold ?? 1));
-        return { ok: true, soft, reservation: { id, amountUsd, lines: [...lines] }, lines: states.map(({ l, s }) => lineState(l.id, l.limitUsd, s)) };
+    budgets: createMemoryBudgets(now),
+    teams: {
+      async upsert(input) {
+        const team: TeamRecord = { ...TeamInputSchema.parse(input), updatedAt: new Date(now()).toISOString() };
+        teams.set(team.name, team);
+        return team;
       },
-      async settle(reservation: Reservation, actualUsd, nowMs) {
-        for (const l of reservation.lines) {
-          const s = line(l, nowMs);
-          s.reserved.delete(reservation.id);
-          s.spent += toNanoUsd(actualUsd);
-        }
+      async delete(name) {
+        return teams.delete(name);
       },
-      async release(reservation: Reservation, nowMs) {
-        for (const l of reservation.lines) line(l, nowMs).reserved.delete(reservation.id);
+      async list() {
+        return [...teams.values()];
       },
-      async status(lines, nowMs) {
-        return lines.map((l) => lineState(l.id, l.limitUsd, line(l, nowMs)));
+    },
+    alerts: {
+      async publish(event) {
+        for (const cb of alertSubscribers) queueMicrotask(() => cb(event));
+      },
+      subscribe(cb) {
+        alertSubscribers.add(cb);
+        return () => alertSubscribers.delete(cb);
       },
     },
     routerState: {

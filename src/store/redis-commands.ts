@@ -8,12 +8,14 @@ type ScriptName =
   | 'BUDGET_RESERVE'
   | 'BUDGET_SETTLE'
   | 'BUDGET_STATUS'
+  | 'BUDGET_READ'
   | 'INFLIGHT_RESOLVE'
   | 'INFLIGHT_ABANDON'
   | 'IDEMPOTENCY_BEGIN'
   | 'IDEMPOTENCY_ABANDON'
   | 'ROUTE_CHANGE'
-  | 'API_KEY_REVOKE';
+  | 'API_KEY_REVOKE'
+  | 'API_KEY_UPDATE';
 
 const NAMES: readonly ScriptName[] = [
   'RATE_LIMIT',
@@ -21,12 +23,14 @@ const NAMES: readonly ScriptName[] = [
   'BUDGET_RESERVE',
   'BUDGET_SETTLE',
   'BUDGET_STATUS',
+  'BUDGET_READ',
   'INFLIGHT_RESOLVE',
   'INFLIGHT_ABANDON',
   'IDEMPOTENCY_BEGIN',
   'IDEMPOTENCY_ABANDON',
   'ROUTE_CHANGE',
   'API_KEY_REVOKE',
+  'API_KEY_UPDATE',
 ];
 
 type Arg = string | number | Buffer;

@@ -76,6 +76,10 @@ export function connectRedis(t: RedisTarget, o: ConnectionOptions): { client: Re
         const opts: ClusterOptions = {
           enableOfflineQueue: offlineQueue,
           clusterRetryStrategy: retryDelay,
+          // Fail fast here too: by default a call to a slot whose master is down (CLUSTERDOWN, or its connection
+          // closed) is retried every 100 ms up to 16 times, holding each request for ~1-2 s of a failover.
+          retryDelayOnFailover: 0,
+          retryDelayOnClusterDown: 0,
           redisOptions,
           slotsRefreshTimeout: o.connectTimeoutMs,
         };

@@ -1,6 +1,7 @@
 import {
   dimsKey,
   parseDimsKey,
+  ROLLUP_RETENTION_MS,
   UsageEventSchema,
   type Granularity,
   type LedgerBatch,
@@ -121,7 +122,7 @@ export function createRedisLedgerSink(opts: RedisLedgerSinkOptions): RedisLedger
   const { client, prefix } = opts;
   if (/[{}]/.test(prefix)) throw new Error('store prefix must not contain { or }');
   const maxEvents = opts.maxEvents ?? 100_000;
-  const retention: Record<Granularity, number> = { minute: 48 * 3_600_000, hour: 90 * 86_400_000, ...opts.retentionMs };
+  const retention: Record<Granularity, number> = { ...ROLLUP_RETENTION_MS, ...opts.retentionMs };
   const batchTtlMs = opts.batchTtlMs ?? 3_600_000;
   const now = opts.now ?? Date.now;
   const k = {

@@ -83,27 +83,33 @@ end
 `;
 
 /**
- * KEYS: line1, line1:exp, line2, line2:exp, … (hash {spent, reserved, r:<id>} + zset id→expiry, nano-USD).
- * ARGV: now, id, amount, reservationExpiry, then limit, softAt, keyTtlMs per line.
- * Returns blockedIndex (0 = reserved), soft(0|1), then spent, reserved per line.
+ * KEYS: line1, line1:exp, line1's previous period, line2, … (hash {spent, reserved, r:<id>, seen, a:soft, a:exh}
+ * + zset id→expiry, nano-USD). ARGV: now, id, amount, reservationExpiry, then limit, softAt, keyTtlMs per line.
+ * Returns blockedIndex (0 = reserved), soft(0|1), then spent, reserved, alerts per line. Alerts are bits set
+ * only by the one call that crossed them first in the line's period (HSETNX): 1 soft, 2 exhausted, 4 reset.
  */
 export const BUDGET_RESERVE = `${PURGE}
 local now, id, amount, resExp = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local n = #KEYS / 2
+local n = #KEYS / 3
 local blocked = 0
 local st = {}
 for i = 1, n do
-  local L, Z = KEYS[2 * i - 1], KEYS[2 * i]
+  local L, Z, P = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
   purge(L, Z, now)
   local spent = tonumber(redis.call('HGET', L, 'spent') or '0')
   local reserved = tonumber(redis.call('HGET', L, 'reserved') or '0')
-  st[i] = { spent, reserved }
+  local alerts = 0
+  if redis.call('HSETNX', L, 'seen', 1) == 1 then
+    redis.call('PEXPIRE', L, tonumber(ARGV[4 + 3 * i]))
+    if P ~= L and (redis.call('HEXISTS', P, 'a:soft') == 1 or redis.call('HEXISTS', P, 'a:exh') == 1) then alerts = 4 end
+  end
+  st[i] = { spent, reserved, alerts }
   if blocked == 0 and spent + reserved + amount > tonumber(ARGV[2 + 3 * i]) then blocked = i end
 end
 local soft = 0
 if blocked == 0 then
   for i = 1, n do
-    local L, Z = KEYS[2 * i - 1], KEYS[2 * i]
+    local L, Z = KEYS[3 * i - 2], KEYS[3 * i - 1]
     local ttl = tonumber(ARGV[4 + 3 * i])
     redis.call('HINCRBY', L, 'reserved', amount)
     redis.call('HSET', L, 'r:' .. id, amount)
@@ -111,20 +117,32 @@ if blocked == 0 then
     redis.call('PEXPIRE', L, ttl)
     redis.call('PEXPIRE', Z, ttl)
     st[i][2] = st[i][2] + amount
-    if st[i][1] + st[i][2] >= tonumber(ARGV[3 + 3 * i]) then soft = 1 end
+    if st[i][1] + st[i][2] >= tonumber(ARGV[3 + 3 * i]) then
+      soft = 1
+      if redis.call('HSETNX', L, 'a:soft', 1) == 1 then st[i][3] = st[i][3] + 1 end
+    end
   end
+else
+  -- Exhausted only once past the soft threshold: one oversized request does not spend a budget.
+  local b = st[blocked]
+  if b[1] + b[2] >= tonumber(ARGV[3 + 3 * blocked]) and redis.call('HSETNX', KEYS[3 * blocked - 2], 'a:exh', 1) == 1 then b[3] = b[3] + 2 end
 end
 local out = { blocked, soft }
 for i = 1, n do
   table.insert(out, st[i][1])
   table.insert(out, st[i][2])
+  table.insert(out, st[i][3])
 end
 return out
 `;
 
-/** KEYS as for reserve. ARGV: now, id, actual (nano-USD; -1 = release), then keyTtlMs per line. */
+/**
+ * KEYS: line1, line1:exp, line2, … ARGV: now, id, actual (nano-USD; -1 = release), then keyTtlMs, limit per line.
+ * Returns spent, alerts (2 = exhausted now: spending reached the limit first here) per line.
+ */
 export const BUDGET_SETTLE = `${PURGE}
 local now, id, actual = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+local out = {}
 for i = 1, #KEYS / 2 do
   local L, Z = KEYS[2 * i - 1], KEYS[2 * i]
   if redis.call('ZREM', Z, id) == 1 then
@@ -132,14 +150,21 @@ for i = 1, #KEYS / 2 do
     redis.call('HINCRBY', L, 'reserved', -a)
     redis.call('HDEL', L, 'r:' .. id)
   end
-  if actual >= 0 then redis.call('HINCRBY', L, 'spent', actual) end
+  local alerts = 0
+  local spent = 0
+  if actual >= 0 then
+    spent = redis.call('HINCRBY', L, 'spent', actual)
+    if spent >= tonumber(ARGV[3 + 2 * i]) and redis.call('HSETNX', L, 'a:exh', 1) == 1 then alerts = 2 end
+  end
   purge(L, Z, now)
-  redis.call('PEXPIRE', L, tonumber(ARGV[3 + i]))
+  redis.call('PEXPIRE', L, tonumber(ARGV[2 + 2 * i]))
+  table.insert(out, spent)
+  table.insert(out, alerts)
 end
-return 1
+return out
 `;
 
-/** KEYS as for reserve. ARGV: now. Returns spent, reserved per line (after dropping expired reservations). */
+/** KEYS as for settle. ARGV: now. Returns spent, reserved per line (after dropping expired reservations). */
 export const BUDGET_STATUS = `${PURGE}
 local now = tonumber(ARGV[1])
 local out = {}
@@ -148,6 +173,22 @@ for i = 1, #KEYS / 2 do
   purge(L, Z, now)
   table.insert(out, tonumber(redis.call('HGET', L, 'spent') or '0'))
   table.insert(out, tonumber(redis.call('HGET', L, 'reserved') or '0'))
+end
+return out
+`;
+
+/** KEYS as for settle. ARGV: now. Spent, reserved per line; expired reservations are left out of the sum, not removed: it writes nothing. */
+export const BUDGET_READ = `
+local now = tonumber(ARGV[1])
+local out = {}
+for i = 1, #KEYS / 2 do
+  local L, Z = KEYS[2 * i - 1], KEYS[2 * i]
+  local reserved = tonumber(redis.call('HGET', L, 'reserved') or '0')
+  for _, rid in ipairs(redis.call('ZRANGEBYSCORE', Z, '-inf', now)) do
+    reserved = reserved - tonumber(redis.call('HGET', L, 'r:' .. rid) or '0')
+  end
+  table.insert(out, tonumber(redis.call('HGET', L, 'spent') or '0'))
+  table.insert(out, math.max(0, reserved))
 end
 return out
 `;
@@ -196,4 +237,17 @@ export const API_KEY_REVOKE = `
 local h = redis.call('HGET', KEYS[1], ARGV[1])
 if not h then return 0 end
 return redis.call('HSETNX', KEYS[2], h, ARGV[2])
+`;
+
+/**
+ * KEYS: ids → hash, hash → record, hash → revokedAt. ARGV: id, the record as read, the updated record.
+ * Compare-and-set: 1 updated, 0 no such active key, -1 changed since it was read (the caller reads again).
+ */
+export const API_KEY_UPDATE = `
+local h = redis.call('HGET', KEYS[1], ARGV[1])
+if not h then return 0 end
+if redis.call('HEXISTS', KEYS[3], h) == 1 then return 0 end
+if redis.call('HGET', KEYS[2], h) ~= ARGV[2] then return -1 end
+redis.call('HSET', KEYS[2], h, ARGV[3])
+return 1
 `;

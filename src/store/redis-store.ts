@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
-import { ApiKeyInputSchema, ApiKeyRecordSchema, type ApiKeyRecord } from '../core/index.ts';
+import { ApiKeyInputSchema, ApiKeyRecordSchema, applyApiKeyUpdate, BudgetEventSchema, type ApiKeyRecord, type BudgetEvent } from '../core/index.ts';
 import { hashApiKey, newApiKeyId, newApiKeySecret, secretPrefix } from './api-key-secret.ts';
 import { createCodec } from './codec.ts';
 import { createRedisCommands } from './redis-commands.ts';
 import { connectRedis } from './redis-connection.ts';
 import { createRedisLimits } from './redis-limits.ts';
+import { createRedisTeams } from './redis-teams.ts';
 import { createRedisRouterState } from './redis-router-state.ts';
 import type { RedisTarget } from './redis-url.ts';
 import { storeUnavailable } from './store-error.ts';
@@ -33,7 +35,11 @@ const EventSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('route'), version: z.number(), change: z.record(z.string(), z.unknown()) }),
   /** An instance has applied route change `v`. */
   z.object({ t: z.literal('ack'), v: z.number() }),
+  z.object({ t: z.literal('budget'), event: BudgetEventSchema }),
 ]);
+
+/** How often an API key update re-reads the record when another update changed it in between. */
+const API_KEY_UPDATE_TRIES = 8;
 
 /** How long a route change waits for every instance to say it applied the change (an instance gone quiet must not hang the mutation). */
 const ROUTE_ACK_WAIT_MS = 1_000;
@@ -72,11 +78,13 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
     keysRevoked: `${prefix}{keys}:revoked`,
     routes: `${prefix}{routes}:data`,
     routesVersion: `${prefix}{routes}:version`,
+    teams: `${prefix}{teams}:data`,
   };
 
   // ── pub/sub: one channel per prefix; waiters register locally by key ──────────────────────────────
   const waiters = new Map<string, Set<() => void>>();
   const routeSubscribers = new Set<(c: RouteChange | RouteResync) => void>();
+  const alertSubscribers = new Set<(e: BudgetEvent) => void>();
   let everReady = false;
   subscriber.subscribe(channel).catch(() => {
     // Retried by ioredis's auto-resubscribe once connected; waiters poll meanwhile.
@@ -105,6 +113,10 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
       void cmd.call('publish', () => client.publish(channel, JSON.stringify({ t: 'ack', v: change.version }))).catch(() => undefined);
       return;
     }
+    if (ev.t === 'budget') {
+      for (const cb of alertSubscribers) cb(ev.event);
+      return;
+    }
     if (ev.t === 'ack') {
       const n = (acks.get(ev.v) ?? 0) + 1;
       acks.set(ev.v, n);
@@ -128,7 +140,7 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
   async function changeRoute(name: string, payload: string): Promise<number> {
     const [v, receivers] = (await cmd.run('ROUTE_CHANGE', [k.routes, k.routesVersion], [name, payload, channel])) as [number, number];
     const version = Number(v);
-    const want = Number(receivers);
+    const want = await listeners(Number(receivers));
     if ((acks.get(version) ?? 0) < want) {
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -145,6 +157,21 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
     }
     acks.delete(version);
     return version;
+  }
+
+  /**
+   * On a Cluster, PUBLISH counts only the subscribers of the node it ran on, while the message reaches every
+   * node's (instances subscribe to a node of their own): there, wait for the channel's subscribers summed over
+   * every node. Not atomic with the publish, so one that subscribed in between costs at most ROUTE_ACK_WAIT_MS.
+   */
+  async function listeners(local: number): Promise<number> {
+    if (opts.target.mode !== 'cluster') return local;
+    const numsub = (n: Redis) => n.pubsub('NUMSUB', channel).then((r) => Number((r as [string, number])[1]), () => 0);
+    const count = Promise.all((client as Cluster).nodes('all').map(numsub)).then((c) => c.reduce((a, b) => a + b, 0));
+    let timer: NodeJS.Timeout | undefined;
+    const total = await Promise.race([count, new Promise<number>((r) => (timer = setTimeout(r, ROUTE_ACK_WAIT_MS, local)))]);
+    clearTimeout(timer);
+    return Math.max(local, total);
   }
 
   function notify(t: 'if' | 'idem', key: string): Promise<unknown> {
@@ -293,6 +320,29 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
         const [all, revoked] = await cmd.call('api key list', () => Promise.all([client.hgetall(k.keysByHash), client.hgetall(k.keysRevoked)]));
         return Object.entries(all).map(([hash, json]) => parseKey(json, revoked[hash] ?? null));
       },
+      async update(id, update) {
+        for (let i = 0; i < API_KEY_UPDATE_TRIES; i++) {
+          const hash = await cmd.call('api key update', () => client.hget(k.keysById, id));
+          if (hash === null) return undefined;
+          const [json, revoked] = await cmd.call('api key update', () => Promise.all([client.hget(k.keysByHash, hash), client.hget(k.keysRevoked, hash)]));
+          if (json === null || revoked !== null) return undefined;
+          const next = applyApiKeyUpdate(parseKey(json, null), update);
+          const r = Number(await cmd.run('API_KEY_UPDATE', [k.keysById, k.keysByHash, k.keysRevoked], [id, json, JSON.stringify(next)]));
+          if (r === 1) return next;
+          if (r === 0) return undefined;
+        }
+        throw storeUnavailable('api key update', new Error('the key kept changing while it was updated'));
+      },
+    },
+    teams: createRedisTeams({ client, cmd, key: k.teams, now }),
+    alerts: {
+      async publish(event) {
+        await cmd.call('publish', () => client.publish(channel, JSON.stringify({ t: 'budget', event })));
+      },
+      subscribe(cb) {
+        alertSubscribers.add(cb);
+        return () => alertSubscribers.delete(cb);
+      },
     },
     ...createRedisLimits({ client, cmd, prefix }),
     routerState: createRedisRouterState({ client, cmd, prefix, localCacheMs: opts.localCacheMs ?? 1_000 }),
@@ -331,6 +381,7 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
     },
     async close() {
       routeSubscribers.clear();
+      alertSubscribers.clear();
       // QUIT only over a live connection: queued on a dead one (the subscriber's offline queue) it never returns.
       await Promise.allSettled(
         [client, subscriber].map(async (c) => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ApiKeyInput, ApiKeyRecord } from '../core/index.ts';
+import type { ApiKeyInput, ApiKeyRecord, ApiKeyUpdate, BudgetEvent, TeamInput, TeamRecord } from '../core/index.ts';
 
 /**
  * The shared state of the gateway, grouped by feature rather than exposed as a key-value store, so
@@ -23,6 +23,8 @@ export interface Store {
   readonly budgets: BudgetStore;
   readonly routerState: RouterStateStore;
   readonly routes: RouteStore;
+  readonly teams: TeamStore;
+  readonly alerts: AlertBus;
   /** Round trip to the backend; rejects (fast) when it is unreachable. */
   ping(): Promise<void>;
   /** `degraded` while the backend is unreachable: the gateway keeps serving under each feature's policy. */
@@ -95,6 +97,30 @@ export interface ApiKeyStore {
   /** By `hashApiKey(secret)`; undefined for unknown and revoked keys. */
   lookup(secretHash: string): Promise<ApiKeyRecord | undefined>;
   list(): Promise<ApiKeyRecord[]>;
+  /**
+   * Applies an update (absent fields kept, null clears) to an active key atomically (concurrent updates
+   * never lose each other's fields); undefined when there is no such key or it was revoked.
+   */
+  update(id: string, update: ApiKeyUpdate): Promise<ApiKeyRecord | undefined>;
+}
+
+// ── teams ───────────────────────────────────────────────────────────────────────────────────────
+
+export interface TeamStore {
+  /** Creates or replaces the runtime team of that name. */
+  upsert(team: TeamInput): Promise<TeamRecord>;
+  /** False when there was no runtime team of that name. */
+  delete(name: string): Promise<boolean>;
+  list(): Promise<TeamRecord[]>;
+}
+
+// ── budget alerts ───────────────────────────────────────────────────────────────────────────────
+
+/** Budget events to every instance (the budgetEvents subscription is served wherever the client connected). */
+export interface AlertBus {
+  publish(event: BudgetEvent): Promise<void>;
+  /** Called for every event published by any instance (this one included). Returns unsubscribe. */
+  subscribe(cb: (event: BudgetEvent) => void): () => void;
 }
 
 // ── rate limits ─────────────────────────────────────────────────────────────────────────────────
@@ -145,6 +171,21 @@ export interface BudgetLine {
   periodEndMs: number;
   /** Fraction of the limit (0..1] past which `soft` is reported. */
   softThreshold?: number | undefined;
+  /** The same subject's line of the previous period: a RESET alert fires when that one had alerted. */
+  previousId?: string | undefined;
+}
+
+/**
+ * What a reserve or settle crossed for the first time in a line's period, decided atomically by the store
+ * (so exactly one caller on one instance sees each): `soft` (spent + reserved reached the soft threshold),
+ * `exhausted` (a reservation was refused by the line, or spending reached the limit), `reset` (the first
+ * reservation of a period after a period that alerted).
+ */
+export interface BudgetLineAlert {
+  lineId: string;
+  kind: 'soft' | 'exhausted' | 'reset';
+  spentUsd: number;
+  limitUsd: number;
 }
 
 export interface BudgetLineState {
@@ -161,8 +202,8 @@ export interface Reservation {
 }
 
 export type ReserveResult =
-  | { ok: true; reservation: Reservation; soft: boolean; lines: BudgetLineState[] }
-  | { ok: false; blockedBy: string; lines: BudgetLineState[] };
+  | { ok: true; reservation: Reservation; soft: boolean; lines: BudgetLineState[]; alerts: BudgetLineAlert[] }
+  | { ok: false; blockedBy: string; lines: BudgetLineState[]; alerts: BudgetLineAlert[] };
 
 export interface BudgetStore {
   /**
@@ -170,11 +211,16 @@ export interface BudgetStore {
    * each limit. A reservation not settled within `ttlMs` (its instance crashed) stops counting.
    */
   reserve(lines: readonly BudgetLine[], amountUsd: number, ttlMs: number, nowMs: number): Promise<ReserveResult>;
-  /** Replaces the reservation with the real cost. */
-  settle(reservation: Reservation, actualUsd: number, nowMs: number): Promise<void>;
+  /**
+   * Replaces the reservation with the real cost, on the reservation's lines (a line it did not reserve on
+   * is simply charged). Returns the alerts this settlement crossed first (`exhausted` at the limit).
+   */
+  settle(reservation: Reservation, actualUsd: number, nowMs: number): Promise<BudgetLineAlert[]>;
   /** Drops the reservation without spending (the request failed before costing anything). */
   release(reservation: Reservation, nowMs: number): Promise<void>;
   status(lines: readonly BudgetLine[], nowMs: number): Promise<BudgetLineState[]>;
+  /** The lines as they stand, changing nothing (no reservation, no clean-up): for queries. */
+  read(lines: readonly BudgetLine[], nowMs: number): Promise<BudgetLineState[]>;
 }
 
 // ── shared router state ─────────────────────────────────────────────────────────────────────────

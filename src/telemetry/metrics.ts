@@ -121,6 +121,21 @@ export function createMetrics(opts: MetricsOptions = {}) {
     },
   });
 
+  const durableDropped = new Counter({
+    name: 'switchboard_durable_ledger_events_dropped_total',
+    help: 'Usage events the durable ledger (PostgreSQL) dropped because its buffer was full while PostgreSQL was unreachable',
+    registers,
+  });
+  let durableBufferedSource: (() => number) | undefined;
+  new Gauge({
+    name: 'switchboard_durable_ledger_events_buffered',
+    help: 'Usage events waiting to be written to the durable ledger (PostgreSQL)',
+    registers,
+    collect() {
+      this.set(durableBufferedSource?.() ?? 0);
+    },
+  });
+
   /** The circuit state last set per deployment (the gauge's label sets are bounded by the config the same way). */
   const circuitStates = new Map<string, CircuitState>();
 
@@ -203,6 +218,12 @@ export function createMetrics(opts: MetricsOptions = {}) {
     /** Reports the ledger's buffer size at scrape time. */
     observeLedgerBuffer: (buffered: () => number) => {
       bufferedSource = buffered;
+    },
+    /** Pass as the durable ledger's `onDrop`. */
+    recordDurableDroppedEvents: (count: number) => durableDropped.inc(count),
+    /** Reports the durable ledger's buffer size at scrape time. */
+    observeDurableLedgerBuffer: (buffered: () => number) => {
+      durableBufferedSource = buffered;
     },
     /** GET /metrics: the registry in Prometheus text format. */
     async handler(_req: IncomingMessage, res: ServerResponse): Promise<void> {

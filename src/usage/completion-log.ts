@@ -1,30 +1,74 @@
+import type { Completion } from '../core/index.ts';
+
+export interface CompletionLogOptions<T> {
+  /**
+   * Bytes the kept items may hold together (`sizeOf` each): past it the oldest are forgotten, and an item
+   * alone over it is not kept. A count bound alone let a few long answers (10 MB each) pin hundreds of MB.
+   */
+  maxBytes?: number;
+  sizeOf?: (item: T) => number;
+}
+
+/** About the heap a completion's variable-size parts take: text at 2 bytes a character, vectors at 8 a number. */
+export function completionBytes(c: Completion): number {
+  const m = c.message;
+  let chars = (m.content?.length ?? 0) + (m.reasoning?.length ?? 0);
+  for (const t of m.toolCalls) chars += t.name.length + t.arguments.length;
+  for (const p of m.reasoningParts ?? []) chars += p.text.length + (p.signature?.length ?? 0);
+  let numbers = 0;
+  for (const v of c.embeddings ?? []) numbers += v.length;
+  return 1_024 + chars * 2 + numbers * 8;
+}
+
 /**
- * Recent completions kept in process, newest first, bounded. Serves `completion(id)` and
- * `completions(first, after)` until the usage ledger (store-backed) takes over.
+ * Recent completions kept in process, newest first, bounded by count and (optionally) bytes. Serves
+ * `completion(id)` and `completions(first, after)` until the usage ledger (store-backed) takes over.
  * A ring buffer: adding is O(1) at any capacity (an array with shift() moved every entry per request).
  */
 export class CompletionLog<T extends { id: string }> {
   private readonly slots: Array<T | undefined>;
+  private readonly slotBytes: number[];
   /** Where the next item goes; the oldest item sits here once the ring is full. */
   private head = 0;
   private size = 0;
+  private bytes = 0;
   private readonly byId = new Map<string, T>();
   private readonly capacity: number;
+  private readonly maxBytes: number;
+  private readonly sizeOf: ((item: T) => number) | undefined;
 
-  constructor(capacity = 1000) {
+  constructor(capacity = 1000, opts: CompletionLogOptions<T> = {}) {
     this.capacity = Math.max(1, capacity);
     this.slots = new Array<T | undefined>(this.capacity);
+    this.slotBytes = new Array<number>(this.capacity).fill(0);
+    this.maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+    this.sizeOf = opts.sizeOf;
+  }
+
+  /** Forgets the oldest item. */
+  private dropOldest(): void {
+    const slot = (this.head - this.size + this.capacity) % this.capacity;
+    const old = this.slots[slot]!;
+    // The same id may have been added again since: only forget the mapping if it still points here.
+    if (this.byId.get(old.id) === old) this.byId.delete(old.id);
+    this.slots[slot] = undefined;
+    this.bytes -= this.slotBytes[slot]!;
+    this.slotBytes[slot] = 0;
+    this.size--;
   }
 
   add(item: T): void {
-    if (this.size === this.capacity) {
-      const old = this.slots[this.head]!;
-      // The same id may have been added again since: only forget the mapping if it still points here.
-      if (this.byId.get(old.id) === old) this.byId.delete(old.id);
-    } else this.size++;
+    const bytes = this.sizeOf?.(item) ?? 0;
+    // Too big to keep at all: reads of it fall back to the ledger, and it evicts nothing.
+    if (bytes > this.maxBytes) return;
+    if (this.size === this.capacity) this.dropOldest();
     this.slots[this.head] = item;
+    this.slotBytes[this.head] = bytes;
+    this.bytes += bytes;
     this.head = (this.head + 1) % this.capacity;
+    this.size++;
     this.byId.set(item.id, item);
+    while (this.bytes > this.maxBytes) this.dropOldest();
   }
 
   /** Slot index of the i-th newest item (0 = newest). */
@@ -43,6 +87,11 @@ export class CompletionLog<T extends { id: string }> {
       const slot = this.at(i);
       if (this.slots[slot] === current) {
         this.slots[slot] = item;
+        const bytes = this.sizeOf?.(item) ?? 0;
+        this.bytes += bytes - this.slotBytes[slot]!;
+        this.slotBytes[slot] = bytes;
+        // Grown past the budget: the oldest go (the replaced item too, should it be the oldest).
+        while (this.bytes > this.maxBytes && this.size > 0) this.dropOldest();
         return;
       }
     }

@@ -1,4 +1,4 @@
-import { dimsKey, type Granularity, type LedgerBatch, type LedgerSink, type RollupRow, type UsageEvent } from '../core/index.ts';
+import { dimsKey, ROLLUP_RETENTION_MS, type Granularity, type LedgerBatch, type LedgerSink, type RollupRow, type UsageEvent } from '../core/index.ts';
 import { addCounters } from './rollups.ts';
 
 export interface MemoryLedgerSinkOptions {
@@ -27,7 +27,7 @@ export class MemoryLedgerSink implements LedgerSink {
 
   constructor(opts: MemoryLedgerSinkOptions = {}) {
     this.maxEvents = opts.maxEvents ?? 10_000;
-    this.retention = { minute: 48 * 3_600_000, hour: 90 * 86_400_000, ...opts.retentionMs };
+    this.retention = { ...ROLLUP_RETENTION_MS, ...opts.retentionMs };
     this.rememberBatches = opts.rememberBatches ?? 1_000;
   }
 

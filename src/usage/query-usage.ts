@@ -86,7 +86,7 @@ export interface UsageReport {
 /** More points than this in one series is a mistake (a year by the minute), not a dashboard. */
 const MAX_POINTS = 10_000;
 
-const DIMENSION_OF: Record<UsageGroupBy, UsageDimension> = {
+export const DIMENSION_OF: Record<UsageGroupBy, UsageDimension> = {
   provider: 'provider',
   model: 'model',
   route: 'route',
@@ -95,7 +95,7 @@ const DIMENSION_OF: Record<UsageGroupBy, UsageDimension> = {
   operation: 'operation',
 };
 
-const INTERVAL_MS: Record<UsageInterval, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+export const INTERVAL_MS: Record<UsageInterval, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
 
 function parseQuery(input: UsageQueryInput): UsageQuery {
   const r = UsageQuerySchema.safeParse(input);
@@ -195,14 +195,36 @@ function report(rows: readonly RollupRow[], q: UsageQuery, granularity: Granular
 }
 
 /**
+ * Where usage older than the store's rollups keep is read: the durable ledger (config `ledger`), which
+ * aggregates its own events (src/usage/usage-archive.ts). A query whose range starts before `hotSince`
+ * of its granularity is answered by the archive, whole; a recent one by the store, as without an archive.
+ */
+export interface UsageArchive {
+  /** Epoch ms from which the store's rollups of this granularity are complete (now minus their retention). */
+  hotSince(granularity: Granularity): number;
+  /**
+   * Rows that `report` reads as it reads the store's: at `granularity`, bucketStart in [from, to), only
+   * events the filter lets through, summed per point of the query's interval and per group.
+   */
+  rollups(q: UsageQuery, granularity: Granularity): Promise<RollupRow[]>;
+}
+
+function fromArchive(q: UsageQuery, granularity: Granularity, archive: UsageArchive | undefined): archive is UsageArchive {
+  return archive !== undefined && q.filter.from.getTime() < archive.hotSince(granularity);
+}
+
+/**
  * Usage over [from, to) from the ledger's rollups, by event end time, to the minute (or hour for
  * hour-aligned ranges). Totals are exact sums; percentiles come from the merged histogram. Events
- * still waiting in a ledger's buffer are not visible until flushed.
+ * still waiting in a ledger's buffer are not visible until flushed. With an archive, a range older than
+ * the store's rollups keep is read from it.
  */
-export async function queryUsage(sink: LedgerSink, input: UsageQueryInput): Promise<UsageReport> {
+export async function queryUsage(sink: LedgerSink, input: UsageQueryInput, archive?: UsageArchive): Promise<UsageReport> {
   const q = parseQuery(input);
   const granularity = granularityFor(q);
-  const rows = await sink.readRollups({ granularity, from: q.filter.from.getTime(), to: q.filter.to.getTime() });
+  const rows = fromArchive(q, granularity, archive)
+    ? await archive.rollups(q, granularity)
+    : await sink.readRollups({ granularity, from: q.filter.from.getTime(), to: q.filter.to.getTime() });
   return report(rows, q, granularity);
 }
 
@@ -211,7 +233,7 @@ export async function queryUsage(sink: LedgerSink, input: UsageQueryInput): Prom
  * read: the rows of the union of their ranges, at the finest granularity any of them needs. Shaped as
  * a DataLoader batch function; an invalid query yields its error in its slot.
  */
-export async function queryUsageBatch(sink: LedgerSink, inputs: readonly UsageQueryInput[]): Promise<(UsageReport | GatewayError)[]> {
+export async function queryUsageBatch(sink: LedgerSink, inputs: readonly UsageQueryInput[], archive?: UsageArchive): Promise<(UsageReport | GatewayError)[]> {
   const parsed = inputs.map((i) => {
     try {
       return parseQuery(i);
@@ -219,13 +241,25 @@ export async function queryUsageBatch(sink: LedgerSink, inputs: readonly UsageQu
       return e as GatewayError;
     }
   });
-  const valid = parsed.filter((q): q is UsageQuery => !(q instanceof GatewayError));
-  if (valid.length === 0) return parsed as GatewayError[];
+  // Queries reaching back past the store's rollups: one archive read each, in parallel; a failure is its own slot's error.
+  const archived = new Map<UsageQuery, UsageReport | GatewayError>();
+  await Promise.all(
+    parsed.map(async (q) => {
+      if (q instanceof GatewayError || !fromArchive(q, granularityFor(q), archive)) return;
+      const g = granularityFor(q);
+      archived.set(q, await archive.rollups(q, g).then(
+        (rows) => report(rows, q, g),
+        (e: unknown) => (e instanceof GatewayError ? e : new GatewayError('unavailable', 'usage archive unavailable', { cause: e })),
+      ));
+    }),
+  );
+  const valid = parsed.filter((q): q is UsageQuery => !(q instanceof GatewayError) && !archived.has(q));
+  if (valid.length === 0) return parsed.map((q) => (q instanceof GatewayError ? q : archived.get(q)!));
   const granularity = valid.some((q) => granularityFor(q) === 'minute') ? 'minute' : 'hour';
   const from = Math.min(...valid.map((q) => q.filter.from.getTime()));
   const to = Math.max(...valid.map((q) => q.filter.to.getTime()));
   const rows = await sink.readRollups({ granularity, from, to });
-  return parsed.map((q) => (q instanceof GatewayError ? q : report(rows, q, granularity)));
+  return parsed.map((q) => (q instanceof GatewayError ? q : (archived.get(q) ?? report(rows, q, granularity))));
 }
 
 /** A DataLoader cache key for a usage query (structurally equal queries share one result). */

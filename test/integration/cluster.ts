@@ -18,8 +18,8 @@ export interface GatewayProcess {
 }
 
 /** `node src/cli.ts start --config <file> --port 0`, resolved once it prints its URL. */
-export async function spawnGateway(configPath: string): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [CLI, 'start', '--config', configPath, '--port', '0'], {
+export async function spawnGateway(configPath: string, extraArgs: readonly string[] = []): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [CLI, 'start', '--config', configPath, '--port', '0', ...extraArgs], {
     env: { ...process.env, REDIS_URL: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

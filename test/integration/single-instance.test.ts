@@ -85,6 +85,23 @@ describe('store features on one instance', () => {
     expect(bad.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', param: 'input.cache.ttlSeconds' });
   });
 
+  it('after upsertRoute changes the targets, an identical deterministic request is a MISS answered by the new target', async () => {
+    const upsert = (provider: string, model: string) =>
+      graphql(stack.url, ADMIN, 'mutation($i: RouteInput!) { upsertRoute(input: $i) { version } }', {
+        i: { name: 'moving', strategy: 'PRIORITY', targets: [{ provider, model }] },
+      });
+    await upsert('sim-ollama', 'llama3.2');
+    const body = { model: 'moving', messages: [{ role: 'user', content: 'same question' }], temperature: 0 };
+    const cached = { 'x-switchboard-cache': 'DEFAULT; ttl=60' };
+    const first = await chat(stack.url, ADMIN, body, cached);
+    expect(first.headers.get('x-switchboard-cache')).toBe('MISS');
+    expect((await chat(stack.url, ADMIN, body, cached)).headers.get('x-switchboard-cache')).toBe('HIT');
+    await upsert('sim-gemini', 'gemini-2.5-flash');
+    const after = await chat(stack.url, ADMIN, body, cached);
+    expect(after.headers.get('x-switchboard-cache')).toBe('MISS');
+    expect(after.headers.get('x-switchboard-provider')).toBe('sim-gemini');
+  });
+
   it('a deployment whose rate limit is used up is skipped for the next target', async () => {
     const providers: string[] = [];
     for (let i = 0; i < 4; i++) {

@@ -172,6 +172,23 @@ describe('when conditions', () => {
     expect(codeReq.candidates.map((t) => t.provider)).toEqual(['coder', 'tooly', 'eu', 'any']);
     expect(codeReq.excluded[0]!.reason).toMatch(/^when: ~\d+ input tokens > 50$/);
   });
+  it('matches requested reasoning and prompt caching; reasoning is required of every target, caching never', () => {
+    const ts = [
+      target('thinker', { when: { capabilities: ['reasoning'] }, capabilities: ['reasoning'] }),
+      target('cacher', { when: { capabilities: ['prompt_caching'] }, capabilities: ['prompt_caching', 'reasoning'] }),
+      target('plain', { capabilities: [] }),
+    ];
+    const thinking = planRoute('r', 1, ts, { ...hello, reasoningEffort: 'low' });
+    expect(thinking.candidates.map((t) => t.provider)).toEqual(['thinker']);
+    expect(thinking.excluded.map((e) => `${e.provider}: ${e.reason}`)).toEqual([
+      'cacher: when: the request does not need prompt_caching',
+      'plain: does not support reasoning',
+    ]);
+    const marked: ChatRequest = { messages: [{ role: 'user', content: [{ type: 'text', text: 'long prefix', cacheControl: { type: 'ephemeral' } }] }] };
+    expect(planRoute('r', 1, ts, marked).candidates.map((t) => t.provider)).toEqual(['cacher', 'plain']);
+    expect(planRoute('r', 1, ts, { ...hello, promptCacheKey: 'k' }).candidates.map((t) => t.provider)).toEqual(['cacher', 'plain']);
+    expect(planRoute('r', 1, ts, hello).candidates.map((t) => t.provider)).toEqual(['plain']);
+  });
 });
 
 describe('per-request constraints', () => {

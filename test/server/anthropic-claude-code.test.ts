@@ -19,10 +19,12 @@ let client: Anthropic;
 beforeAll(async () => {
   stack = await startStack((c) => {
     c.keys = [{ key: KEY, name: 'ops', scope: 'admin' }];
+    // The fixture thinks: its OpenAI target must be a reasoning model (gpt-4o-mini would refuse the effort).
+    c.providers!.find((p) => p.id === 'sim-openai')!.models.push({ id: 'o4-mini', price: { input: 1.1, output: 4.4 }, capabilities: ['tools', 'json_schema', 'vision', 'reasoning'] });
     // Claude Code sends its own model name: a route of that name decides where it goes.
     c.routes = [
       { name: 'claude-opus-4-5-20251101', targets: [{ provider: 'sim-anthropic', model: 'claude-haiku-4-5' }] },
-      { name: 'cc-openai', targets: [{ provider: 'sim-openai', model: 'gpt-4o-mini' }] },
+      { name: 'cc-openai', targets: [{ provider: 'sim-openai', model: 'o4-mini' }] },
       { name: 'cc-gemini', targets: [{ provider: 'sim-gemini', model: 'gemini-2.5-flash' }] },
     ];
   });
@@ -44,7 +46,7 @@ function nextUpstreamBody(sim: Stack['sims'][keyof Stack['sims']]): Promise<Reco
 
 const ROUTES = [
   { route: 'claude-opus-4-5-20251101', sim: 'anthropic', model: 'claude-haiku-4-5' },
-  { route: 'cc-openai', sim: 'openai', model: 'gpt-4o-mini' },
+  { route: 'cc-openai', sim: 'openai', model: 'o4-mini' },
   { route: 'cc-gemini', sim: 'gemini', model: 'gemini-2.5-flash' },
 ] as const;
 

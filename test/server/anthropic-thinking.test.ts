@@ -15,10 +15,12 @@ let client: Anthropic;
 beforeAll(async () => {
   stack = await startStack((c) => {
     c.keys = [{ key: KEY, name: 'ops', scope: 'admin' }];
+    c.providers!.find((p) => p.id === 'sim-openai')!.models.push({ id: 'o4-mini', price: { input: 1.1, output: 4.4 }, capabilities: ['tools', 'reasoning'] });
     c.routes = [
       { name: 'think-anthropic', targets: [{ provider: 'sim-anthropic', model: 'claude-haiku-4-5' }] },
       { name: 'think-gemini', targets: [{ provider: 'sim-gemini', model: 'gemini-2.5-flash' }] },
-      { name: 'think-openai', targets: [{ provider: 'sim-openai', model: 'gpt-4o-mini' }] },
+      { name: 'think-openai', targets: [{ provider: 'sim-openai', model: 'o4-mini' }] },
+      { name: 'think-not-reasoning', targets: [{ provider: 'sim-openai', model: 'gpt-4o-mini' }] },
     ];
   });
   client = new Anthropic({ apiKey: KEY, baseURL: stack.url, maxRetries: 0 });
@@ -93,9 +95,19 @@ describe.each([
 });
 
 describe('thinking on a route to OpenAI', () => {
-  it('is accepted and answered', async () => {
+  it('is accepted and answered by a reasoning model', async () => {
     const res = await client.messages.create({ max_tokens: 4096, thinking: { type: 'enabled', budget_tokens: 2048 }, model: 'think-openai', messages: [{ role: 'user', content: 'hi' }] });
     expect(res.content.at(-1)!.type).toBe('text');
+  });
+
+  it('is refused by name on a model not declared as reasoning, before any upstream call', async () => {
+    const before = stack.sims.openai.stats.requests;
+    const err = await client.messages
+      .create({ max_tokens: 4096, thinking: { type: 'enabled', budget_tokens: 2048 }, model: 'think-not-reasoning', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(String((err as Error).message)).toMatch(/reasoning/);
+    expect(stack.sims.openai.stats.requests).toBe(before);
   });
 });
 

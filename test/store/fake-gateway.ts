@@ -86,7 +86,7 @@ export function fakeGateway(reply: (req: StoreRequest, n: number) => FakeReply =
 /** A stand-in for the gateway's resolution: the request's own route, no targets (these tests inject cost estimates). */
 export function resolvedOf(req: StoreRequest): ResolvedRequest {
   const name = req.route ?? 'default';
-  const route = { name, strategy: 'priority' as const, targets: [], maxAttempts: 2, deadlineMs: 60_000, resumeStreams: false, expectedOutputTokens: 256 };
+  const route = { name, strategy: 'priority' as const, targets: [], maxAttempts: 2, deadlineMs: 60_000, resumeStreams: false, onContentFilter: 'stop' as const, expectedOutputTokens: 256 };
   return new ResolvedRequest(req.chat, req.principal, 'route', route, 1, [], req.route, req.model);
 }
 

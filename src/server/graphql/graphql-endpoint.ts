@@ -28,7 +28,7 @@ import {
 import { context as otelContext, propagation, SpanKind, SpanStatusCode, trace, type Context as OtelContext, type Span, type Tracer } from '@opentelemetry/api';
 import { spanClock } from '../../telemetry/tracing.ts';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { createContext, formatGraphQLError, resolvers, type GraphQLContext } from '../../../resolvers/index.ts';
 import type { Config } from '../../config/index.ts';
 import { GatewayError, type Principal } from '../../core/index.ts';
@@ -118,6 +118,23 @@ function withValidationCode(e: GraphQLError): GraphQLError {
     originalError: e.originalError,
     extensions: { ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' },
   });
+}
+
+/**
+ * graphql-js refuses some requests before executing them (variables that do not coerce, an unknown operation
+ * name) with errors that carry no path and no code, which the formatter would report as INTERNAL_SERVER_ERROR
+ * over WebSocket. They are the client's mistake: coded BAD_USER_INPUT, as Apollo codes them over HTTP.
+ */
+function requestErrorsAsBadInput<T>(result: T): T {
+  if (typeof result !== 'object' || result === null || Symbol.asyncIterator in result) return result;
+  const { errors } = result as { errors?: readonly GraphQLError[] };
+  if (!errors) return result;
+  const coded = errors.map((e) =>
+    e.path === undefined && e.extensions.code === undefined
+      ? new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, originalError: e.originalError, extensions: { ...e.extensions, code: 'BAD_USER_INPUT' } })
+      : e,
+  );
+  return { ...result, errors: coded };
 }
 
 function headerMapOf(req: IncomingMessage): HeaderMap {
@@ -298,7 +315,28 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
 
   const wsServer = new WebSocketServer({ noServer: true, maxPayload: config.server.bodyLimitBytes });
   const format = (errors: readonly GraphQLError[]): GraphQLFormattedError[] => errors.map((e) => formatGraphQLError(e.toJSON(), e, logger));
-  type Extra = { principal: Principal; abort: AbortController; spans?: Map<string, Span> | undefined; holds?: Map<string, () => void> | undefined };
+  type Extra = {
+    principal: Principal;
+    abort: AbortController;
+    spans?: Map<string, Span> | undefined;
+    holds?: Map<string, () => void> | undefined;
+    /** What the client authenticated with: every operation re-checks it (revoked, updated or expired since). */
+    authorization?: string | undefined;
+  };
+
+  /** 4401 tells the client its credentials are the problem (graphql-ws would say 4403 Forbidden). */
+  const unauthorized = (socket: WebSocket) => socket.close(4401, 'Unauthorized');
+
+  /** Closes the socket when a runtime key's expiry passes, ending its open subscriptions with it. */
+  function closeAtExpiry(socket: WebSocket, principal: Principal): void {
+    if (principal.expiresAt === undefined) return;
+    const left = Date.parse(principal.expiresAt) - Date.now();
+    // setTimeout takes at most ~24.8 days; a later expiry is caught by the per-operation check.
+    if (left > 2_147_483_647) return;
+    const timer = setTimeout(() => unauthorized(socket), Math.max(0, left));
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  }
 
   /** The operation no longer counts as open for the shutdown (its terminal message has been sent, or its socket closed). */
   function release(extra: { holds?: Map<string, () => void> | undefined }, id: string): void {
@@ -327,17 +365,19 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
     {
       schema,
       // Runs the subscription inside its operation span, so the request's route span is its child.
-      subscribe: (args: ExecutionArgs) => {
+      subscribe: async (args: ExecutionArgs) => {
         const ctx = (args.contextValue as Record<symbol, OtelContext | undefined> | undefined)?.[OPERATION_CONTEXT];
-        return ctx ? otelContext.with(ctx, () => graphqlSubscribe(args)) : graphqlSubscribe(args);
+        return requestErrorsAsBadInput(await (ctx ? otelContext.with(ctx, () => graphqlSubscribe(args)) : graphqlSubscribe(args)));
       },
+      // graphql-ws calls these before it sends the `complete` / `error` message: the hold is released a turn
+      // later, so a shutdown waiting for the last operation does not close the socket (1001) before it.
       onComplete: (ctx, id) => {
         endOperation(ctx.extra, id);
-        release(ctx.extra, id);
+        setImmediate(() => release(ctx.extra, id));
       },
       onError: (ctx, id, _payload, errors) => {
         endOperation(ctx.extra, id, errors[0]?.message ?? 'error');
-        release(ctx.extra, id);
+        setImmediate(() => release(ctx.extra, id));
         return format(errors);
       },
       onConnect: async (ctx) => {
@@ -346,12 +386,13 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
         const authorization = typeof fromParams === 'string' ? fromParams : ctx.extra.request.headers.authorization;
         try {
           ctx.extra.principal = await auth.resolve(authorization);
+          ctx.extra.authorization = authorization;
         } catch (e) {
           if (!(e instanceof GatewayError && e.kind === 'auth')) throw e;
-          // 4401 tells the client its credentials are the problem (graphql-ws would say 4403 Forbidden).
-          ctx.extra.socket.close(4401, 'Unauthorized');
+          unauthorized(ctx.extra.socket);
           return false;
         }
+        closeAtExpiry(ctx.extra.socket, ctx.extra.principal);
         const abort = new AbortController();
         ctx.extra.abort = abort;
         ctx.extra.socket.once('close', () => {
@@ -361,7 +402,14 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
         });
         return true;
       },
-      onSubscribe: (ctx, id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
+        try {
+          ctx.extra.principal = await auth.resolve(ctx.extra.authorization);
+        } catch (e) {
+          if (!(e instanceof GatewayError && e.kind === 'auth')) throw e;
+          unauthorized(ctx.extra.socket);
+          return [new GraphQLError(e.message, { extensions: { code: 'UNAUTHENTICATED' } })];
+        }
         let document = validDocuments.get(payload.query);
         if (document === undefined) {
           const rejected = checkDocument(payload.query, maxDocumentBytes);
