@@ -13,6 +13,7 @@ import { createRedisStore } from '../../src/store/redis-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { createFakeClock } from '../helpers/fake-clock.ts';
 import { dropPrefix, eventually, uniquePrefix } from './cluster.ts';
+import { TEST_REDIS } from '../helpers/test-redis.ts';
 
 const router = parseConfig({ providers: [{ id: 'p', protocol: 'openai', apiKey: 'k', models: [{ id: 'm' }] }] }, {}).router;
 const route = (name: string, model: string): RouteConfig => RouteConfigSchema.parse({ name, targets: [{ provider: 'p', model }] });
@@ -22,7 +23,7 @@ describe('shared router state over Redis', () => {
   const stores: Store[] = [];
   const states: SharedRouterState[] = [];
   const open = () => {
-    const s = createRedisStore({ target: { mode: 'standalone', host: '127.0.0.1', port: 6379, db: 0, tls: false }, prefix, localCacheMs: 0 });
+    const s = createRedisStore({ target: { mode: 'standalone', host: TEST_REDIS.host, port: TEST_REDIS.port, db: 0, tls: false }, prefix, localCacheMs: 0 });
     stores.push(s);
     return s;
   };

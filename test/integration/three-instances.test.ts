@@ -9,6 +9,7 @@ import { estimateCostUsd } from '../../src/gateway/limits-stage.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator-server.ts';
 import { createRedisStore } from '../../src/store/redis-store.ts';
 import { chat, dropPrefix, eventually, graphql, spawnGateway, sseText, uniquePrefix, writeConfig, type GatewayProcess } from './cluster.ts';
+import { TEST_REDIS } from '../helpers/test-redis.ts';
 
 const ADMIN = 'admin-key-0123456789abcdef';
 const LIMITED = 'limited-key-0123456789abcdef';
@@ -29,7 +30,7 @@ describe('three instances on one Redis', () => {
   beforeAll(async () => {
     [openai, anthropic] = await Promise.all([startSimulator({ protocol: 'openai', port: 0 }), startSimulator({ protocol: 'anthropic', port: 0 })]);
     const config = await writeConfig({
-      store: { kind: 'redis', url: 'redis://127.0.0.1:6379', prefix, localCacheMs: 100 },
+      store: { kind: 'redis', url: TEST_REDIS.url, prefix, localCacheMs: 100 },
       auth: { keyCacheTtlMs: KEY_TTL_MS },
       providers: [
         { id: 'sim-openai', protocol: 'openai', baseUrl: `${openai.url}/v1`, models: [{ id: 'gpt-4o-mini', price: PRICE }] },
@@ -91,7 +92,7 @@ describe('three instances on one Redis', () => {
     expect(JSON.parse(refused[0]!.text).error.message).toContain('budget exceeded');
     const billed = ok.reduce((sum, r) => sum + Number(r.headers.get('x-switchboard-cost-usd')), 0);
     // What the gateways settled agrees with what they reported, and stays within one reservation of the limit.
-    const store = createRedisStore({ target: { mode: 'standalone', host: '127.0.0.1', port: 6379, db: 0, tls: false }, prefix });
+    const store = createRedisStore({ target: { mode: 'standalone', host: TEST_REDIS.host, port: TEST_REDIS.port, db: 0, tls: false }, prefix });
     try {
       await eventually(() => store.ping().then(() => true, () => undefined), 5_000, 'the store to connect');
       const day = new Date().toISOString().slice(0, 10);

@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../helpers/start-stack.ts';
 import { dropPrefix, uniquePrefix } from '../store/redis-harness.ts';
+import { TEST_REDIS } from '../helpers/test-redis.ts';
 
 // Out-of-the-box stack: route `default` = sim-openai/gpt-4o-mini → sim-anthropic/claude-haiku-4-5 →
 // sim-gemini/gemini-2.5-flash; route `local` = sim-ollama/llama3.2. Embedding models are on no route.
@@ -32,7 +33,7 @@ async function gql(key: string, query: string, variables?: Record<string, unknow
 
 beforeAll(async () => {
   stack = await startStack((c) => {
-    c.store = { kind: 'redis', url: 'redis://127.0.0.1:6379', prefix };
+    c.store = { kind: 'redis', url: TEST_REDIS.url, prefix };
     c.keys = [
       { key: ADMIN, name: 'ops', scope: 'admin' },
       { key: WEB, name: 'web', scope: 'client', routes: ['default'] },

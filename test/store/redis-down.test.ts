@@ -12,6 +12,7 @@ import { createRedisStore } from '../../src/store/redis-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { chat, collect, fakeGateway, pipelineOf } from './fake-gateway.ts';
 import { dropPrefix, uniquePrefix } from './redis-harness.ts';
+import { TEST_REDIS } from '../helpers/test-redis.ts';
 
 async function closedPort(): Promise<number> {
   const srv = net.createServer();
@@ -102,7 +103,7 @@ describe('Redis going away and coming back', () => {
     const sockets = new Set<net.Socket>();
     const startProxy = async (port = 0) => {
       const srv = net.createServer((client) => {
-        const upstream = net.connect(6379, '127.0.0.1');
+        const upstream = net.connect(TEST_REDIS.port, TEST_REDIS.host);
         sockets.add(client).add(upstream);
         client.pipe(upstream).pipe(client);
         const drop = () => {

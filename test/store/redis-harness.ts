@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createRedisStore, type RedisStoreOptions } from '../../src/store/redis-store.ts';
 import type { Store } from '../../src/store/store.ts';
+import { TEST_REDIS } from '../helpers/test-redis.ts';
 
-export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const REDIS_URL = TEST_REDIS.url;
 
 /** A key prefix no other test run (or engineer) uses, so tests flush only their own keys. */
 export function uniquePrefix(label: string): string {
@@ -11,7 +12,7 @@ export function uniquePrefix(label: string): string {
 }
 
 export function redisStore(prefix: string, extra: Partial<RedisStoreOptions> = {}): Store {
-  return createRedisStore({ target: { mode: 'standalone', host: '127.0.0.1', port: 6379, db: 0, tls: false }, prefix, ...extra });
+  return createRedisStore({ target: { mode: 'standalone', host: TEST_REDIS.host, port: TEST_REDIS.port, db: 0, tls: false }, prefix, ...extra });
 }
 
 /** Deletes every key under the prefix (SCAN, never FLUSH: the server is shared). */

@@ -7,9 +7,10 @@ import { MemoryLedgerSink } from '../../src/usage/memory-ledger-sink.ts';
 import { queryUsage, type UsageQueryInput, type UsageReport } from '../../src/usage/query-usage.ts';
 import { createUsageLedger } from '../../src/usage/usage-ledger.ts';
 import { generateEvents, T0 } from '../usage/usage-events.ts';
+import { TEST_REDIS } from '../helpers/test-redis.ts';
 
 const PREFIX = `sbtest:${randomUUID()}:`;
-const URL = 'redis://127.0.0.1:6379';
+const URL = TEST_REDIS.url;
 const manual = () => ({ cancel() {} });
 /** Series in a fixed order (a report lists groups in the order the sink returned rows). */
 const sorted = (r: UsageReport) => ({ ...r, series: [...r.series].sort((x, y) => JSON.stringify(x.group).localeCompare(JSON.stringify(y.group))) });

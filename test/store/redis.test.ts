@@ -4,6 +4,7 @@ import { createStore } from '../../src/store/create-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { dropPrefix, rawRedis, redisStore, uniquePrefix } from './redis-harness.ts';
 import { runStoreContract } from './store-contract.ts';
+import { TEST_REDIS } from '../helpers/test-redis.ts';
 
 const prefixes: string[] = [];
 const prefixOf = new WeakMap<Store, string>();
@@ -80,7 +81,7 @@ describe('redis store specifics', () => {
   });
 
   it('createStore takes REDIS_URL when config leaves the default memory store', async () => {
-    const s = createStore(resolveStoreConfig({ kind: 'memory' }, { REDIS_URL: 'redis://127.0.0.1:6379/0' }));
+    const s = createStore(resolveStoreConfig({ kind: 'memory' }, { REDIS_URL: `${TEST_REDIS.url}/0` }));
     const m = createStore(resolveStoreConfig(undefined, {}));
     try {
       expect(s.kind).toBe('redis');
