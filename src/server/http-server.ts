@@ -16,6 +16,7 @@ import { createGraphQLEndpoint, writeErrors } from './graphql/graphql-endpoint.t
 import { chatCompletions, embeddings, listModels, sendError, type RestContext } from './openai-compat/openai-routes.ts';
 import { createMessagesRoutes, MESSAGES_PATHS } from './anthropic-compat/messages-routes.ts';
 import { createStreamShutdown } from './stream-shutdown.ts';
+import { closeAfterAnswer } from './lingering-close.ts';
 
 /** After the grace period: how long streams get to deliver their `shutting_down` terminal event. */
 const CUT_FLUSH_MS = 1_000;
@@ -154,6 +155,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
         } catch (e) {
           if (!(e instanceof GatewayError && e.kind === 'payload_too_large')) throw e;
           // A GraphQL client reads errors[], not OpenAI's error object.
+          closeAfterAnswer(req, res);
           writeErrors(res, 413, [{ message: e.message, extensions: gatewayErrorExtensions(e) }], { connection: 'close' });
           return;
         }
@@ -192,7 +194,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
       const err = toGatewayError(e);
       if (err.kind === 'internal') logger.error({ err: { message: err.message }, requestId, path }, 'request failed');
       // The rest of an oversized body is never read: the connection closes after this answer.
-      if (err.kind === 'payload_too_large' && !res.headersSent) res.setHeader('connection', 'close');
+      if (err.kind === 'payload_too_large' && !res.headersSent) closeAfterAnswer(req, res);
       sendError(res, err, requestId, (e as { attempts?: [] }).attempts);
     }
   }

@@ -30,4 +30,19 @@ describe('CompletionLog (ring buffer)', () => {
     expect(log.get('a')).toBeUndefined();
     expect(log.list(5).items.map((x) => x.id)).toEqual(['c', 'b']);
   });
+
+  it('with a byte budget forgets the oldest past it, never keeps an item over it alone, and counts replacements', () => {
+    const sized = (id: string, size: number) => ({ id, route: 'r', size });
+    const log = new CompletionLog<{ id: string; route: string; size: number }>(100, { maxBytes: 100, sizeOf: (x) => x.size });
+    for (const id of ['a', 'b', 'c']) log.add(sized(id, 40));
+    expect(log.list(10).items.map((x) => x.id)).toEqual(['c', 'b']);
+    expect(log.get('a')).toBeUndefined();
+    log.add(sized('huge', 101));
+    expect(log.get('huge')).toBeUndefined();
+    expect(log.list(10).items.map((x) => x.id)).toEqual(['c', 'b']);
+    log.put(sized('c', 70));
+    expect(log.list(10).items.map((x) => x.id)).toEqual(['c']);
+    log.add(sized('d', 30));
+    expect(log.list(10).items.map((x) => x.id)).toEqual(['d', 'c']);
+  });
 });

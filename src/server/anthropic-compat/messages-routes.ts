@@ -6,6 +6,7 @@ import type { Gateway } from '../../gateway/services.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { Authenticator } from '../authenticator.ts';
 import { completionHeaders, drained, requestControls, setHeaders, storeHeaders, withFindings, type RestContext } from '../openai-compat/openai-routes.ts';
+import { closeAfterAnswer } from '../lingering-close.ts';
 import type { StreamShutdown } from '../stream-shutdown.ts';
 import { sendAnthropicError } from './anthropic-errors.ts';
 import { parseCountTokensBody, parseMessagesBody } from './messages-request.ts';
@@ -185,7 +186,7 @@ export function createMessagesRoutes(deps: MessagesRoutesDeps): MessagesRoutes {
         const err = toGatewayError(e);
         if (err.kind === 'internal') logger.error({ err: { message: err.message }, requestId, path }, 'request failed');
         // The rest of an oversized body is never read: the connection closes after this answer.
-        if (err.kind === 'payload_too_large' && !res.headersSent) res.setHeader('connection', 'close');
+        if (err.kind === 'payload_too_large' && !res.headersSent) closeAfterAnswer(req, res);
         sendAnthropicError(res, err, requestId, attemptsOf(e));
       }
     },
