@@ -25,6 +25,7 @@ const LAYERS = {
   simulator: into('simulator'),
   resolvers: into('resolvers'),
   client: into('client'),
+  governance: into('governance'),
   // The composition root: src/app*.ts, src/wire-*.ts, src/cli*.ts, src/process-guards.ts.
   root: '^(\\.\\./)+(src/)?(app|wire|cli|process-guards)([-.][\\w.-]*)?\\.ts$',
 };
@@ -44,14 +45,15 @@ const TABLE = {
     never: [{ group: ['ioredis', 'undici', 'node:http', 'node:https'], message: 'the router decides and loops; no HTTP, Redis or concrete providers' }],
   },
   'src/gateway': {
-    may: ['core', 'config', 'router', 'providers', 'store', 'usage', 'telemetry'],
+    may: ['core', 'config', 'router', 'providers', 'store', 'usage', 'telemetry', 'governance'],
     only: { providers: '^\\.{1,2}/(.*/)?providers/(registry|spec)\\.ts$' },
   },
   'src/store': { may: ['core'] },
+  'src/governance': { may: ['core', 'config'], types: ['store'] },
   'src/usage': { may: ['core'] },
   'src/telemetry': { may: ['core'] },
   'src/server': { may: ['core', 'config', 'gateway', 'telemetry', 'resolvers'], types: ['store'] },
-  resolvers: { may: ['core', 'config', 'gateway', 'usage'], types: ['router'] },
+  resolvers: { may: ['core', 'config', 'gateway', 'usage'], types: ['router', 'governance'] },
   'src/simulator': { may: [] },
   'src/client': {
     may: [],
