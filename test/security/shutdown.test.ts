@@ -10,6 +10,9 @@ import OpenAI, { APIError } from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { installProcessGuards } from '../../src/process-guards.ts';
+import { connectRedisLedgerSink } from '../../src/store/redis-ledger-sink.ts';
+import { dropPrefix, uniquePrefix } from '../store/redis-harness.ts';
+import { TEST_REDIS } from '../helpers/test-redis.ts';
 import { startSimulator } from '../../src/simulator/simulator-server.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { startStack, type Stack } from '../helpers/start-stack.ts';
@@ -164,14 +167,16 @@ async function closedPort(): Promise<number> {
 }
 
 describe('switchboard start with the OTLP collector gone', () => {
-  it('SIGTERM still closes the store, flushes the log and exits 0', async () => {
+  it('SIGTERM still closes the store, flushes the log, loses no usage event and exits 0', async () => {
     const sim = await startSimulator({ protocol: 'openai', port: 0 });
+    // The ledger is the shared Redis one, so what the process wrote can be read after it exited.
+    const prefix = uniquePrefix('otlp-gone');
     try {
       const dir = await mkdtemp(join(tmpdir(), 'sb-otlp-'));
       const config = join(dir, 'c.yaml');
       await writeFile(
         config,
-        `server: { shutdownGraceMs: 300 }\nproviders:\n  - id: sim\n    protocol: openai\n    baseUrl: ${sim.url}/v1\n    models: [{ id: m1 }]\nroutes:\n  - name: default\n    targets: [{ provider: sim, model: m1 }]\n`,
+        `server: { shutdownGraceMs: 300 }\nstore: { kind: redis, url: "${TEST_REDIS.url}", prefix: "${prefix}" }\nproviders:\n  - id: sim\n    protocol: openai\n    baseUrl: ${sim.url}/v1\n    models: [{ id: m1 }]\nroutes:\n  - name: default\n    targets: [{ provider: sim, model: m1 }]\n`,
       );
       const child = spawn(process.execPath, [cli, 'start', '--config', config, '--port', '0'], {
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -184,13 +189,15 @@ describe('switchboard start with the OTLP collector gone', () => {
       const exited = once(child, 'exit');
       while (!/listening on (http:\/\/\S+)/.test(out)) await Promise.race([once(child.stdout, 'data'), exited]);
       const url = out.match(/listening on (http:\/\/\S+)/)![1]!;
-      // One traced request, so the exporter has spans to send at shutdown.
-      const r = await fetch(`${url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'default', messages: [{ role: 'user', content: 'hi' }] }),
-      });
-      expect(r.status).toBe(200);
+      // Traced requests, so the exporter has spans to send at shutdown (and the ledger events to write).
+      for (let i = 0; i < 3; i++) {
+        const r = await fetch(`${url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'default', messages: [{ role: 'user', content: `hi ${i}` }] }),
+        });
+        expect(r.status).toBe(200);
+      }
       expect(out).toContain('"tracing":true');
       child.kill('SIGTERM');
       const [code] = await exited;
@@ -200,8 +207,16 @@ describe('switchboard start with the OTLP collector gone', () => {
       // The exporter's failure is logged once, as a warning, and shutdown went on past it.
       expect(lines.filter((l) => String(l.msg).startsWith('tracing: spans not exported at shutdown'))).toHaveLength(1);
       expect(lines.at(-1)).toMatchObject({ msg: 'stopped', signal: 'SIGTERM', exitCode: 0 });
+      const ledger = connectRedisLedgerSink({ url: TEST_REDIS.url, prefix });
+      try {
+        if (ledger.client.status !== 'ready') await once(ledger.client, 'ready');
+        expect(await ledger.sink.readEvents({ limit: 10 })).toHaveLength(3);
+      } finally {
+        await ledger.close();
+      }
     } finally {
       await sim.close();
+      await dropPrefix(prefix);
     }
   });
 });
