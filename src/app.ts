@@ -76,7 +76,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   let shared: Pick<GatewayDeps, 'routes' | 'completions'> = {};
   const build = async (cfg: Config) => {
     // The gateway's own API keys are masked in provider errors too, should an upstream ever quote one.
-    const registry = createProviderRegistry(cfg.providers, { secrets: cfg.keys.map((k) => k.key) });
+    const registry = await createProviderRegistry(cfg.providers, { secrets: cfg.keys.map((k) => k.key) });
     const core = createGateway({ config: cfg, registry, pricing: obs.pricing, tokenCounter, ...shared, ...wiring.gatewayDeps, ...opts.gatewayDeps });
     shared = { routes: core.routes, completions: core.completions };
     // The APIs get the gateway behind one pipeline: traces, usage, metrics and request logs outermost (they

@@ -6,8 +6,7 @@ import { watchConfigFile } from './config-reload.ts';
 import { describeFault, installProcessGuards } from './process-guards.ts';
 import { faultFlags, type FaultsInput } from './simulator/faults.ts';
 import { SIM_PROTOCOLS, type SimProtocol } from './simulator/protocol.ts';
-import { startSimulator, type Simulator } from './simulator/simulator-server.ts';
-import { startSimulators } from './simulator/start-simulators.ts';
+import type { Simulator } from './simulator/simulator-server.ts';
 
 const USAGE = `usage:
   switchboard start [--config file.yaml] [--host 127.0.0.1] [--port 4000] [--watch-config]
@@ -51,6 +50,8 @@ async function start(argv: string[]): Promise<void> {
   ];
   const simLines = () => sims.map((s) => `    ${s.protocol.padEnd(10)} ${s.url}`);
   const startSims = async (): Promise<SimulatorUrls> => {
+    // Loaded only here and in `simulate`: a gateway with a config file never holds the simulators in memory.
+    const { startSimulators } = await import('./simulator/start-simulators.ts');
     const set = await startSimulators();
     sims.push(...Object.values(set.sims));
     closeSims = set.close;
@@ -165,6 +166,7 @@ async function simulate(argv: string[]): Promise<void> {
   }
   let sim: Simulator;
   try {
+    const { startSimulator } = await import('./simulator/simulator-server.ts');
     sim = await startSimulator({
       protocol,
       port: values.port ? Number(values.port) : 0,

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { sleep as realSleep, type BudgetEvent } from '../core/index.ts';
 
 export const SIGNATURE_HEADER = 'x-switchboard-signature';
@@ -94,6 +94,8 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
   async function attempt(event: BudgetEvent, body: string): Promise<{ ok: boolean; retry: boolean; detail: string }> {
     const timestamp = String(Math.floor(now() / 1000));
     try {
+      // undici's whole index is ~20 MiB resident: loaded only by a gateway that has a webhook to call.
+      const { request } = await import('undici');
       const res = await request(opts.url, {
         method: 'POST',
         headers: {

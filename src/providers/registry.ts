@@ -2,27 +2,22 @@ import type { ProviderConfig } from '../config/index.ts';
 import { GatewayError } from '../core/index.ts';
 import { PROVIDER_PROTOCOLS, wireProtocolOf, type ProtocolInfo, type WireProtocol } from '../core/protocols.ts';
 import { createRedactor } from '../core/redact-secrets.ts';
-import { createAnthropicAdapter } from './anthropic/index.ts';
-import { createBedrockAdapter } from './bedrock/index.ts';
-import { createGeminiAdapter } from './gemini/index.ts';
-import { createOllamaAdapter } from './ollama/index.ts';
-import { createOpenAIAdapter } from './openai/index.ts';
-import { createVertexAdapter } from './vertex/index.ts';
 import { credentialValues, withRedaction } from './shared/redacting-adapter.ts';
 import type { AdapterConfig, AdapterDeps, AdapterFactory, ProviderAdapter } from './spec.ts';
 
 /**
  * The only module that imports concrete provider folders: one factory per wire protocol of the
  * protocol table (src/core/protocols.ts). The record is exhaustive, so a table entry without its
- * adapter does not compile.
+ * adapter does not compile. Each folder is imported when a configured provider speaks it, so a gateway
+ * holds only the adapters it uses in memory.
  */
-const FACTORIES: Record<WireProtocol, AdapterFactory> = {
-  openai: createOpenAIAdapter,
-  anthropic: createAnthropicAdapter,
-  gemini: createGeminiAdapter,
-  ollama: createOllamaAdapter,
-  bedrock: createBedrockAdapter,
-  vertex: createVertexAdapter,
+const FACTORIES: Record<WireProtocol, () => Promise<AdapterFactory>> = {
+  openai: async () => (await import('./openai/index.ts')).createOpenAIAdapter,
+  anthropic: async () => (await import('./anthropic/index.ts')).createAnthropicAdapter,
+  gemini: async () => (await import('./gemini/index.ts')).createGeminiAdapter,
+  ollama: async () => (await import('./ollama/index.ts')).createOllamaAdapter,
+  bedrock: async () => (await import('./bedrock/index.ts')).createBedrockAdapter,
+  vertex: async () => (await import('./vertex/index.ts')).createVertexAdapter,
 };
 
 export interface ProviderRegistry {
@@ -37,8 +32,10 @@ export interface RegistryDeps extends AdapterDeps {
   secrets?: readonly string[] | undefined;
 }
 
-export function createProviderRegistry(providers: readonly ProviderConfig[], deps: RegistryDeps = {}): ProviderRegistry {
+export async function createProviderRegistry(providers: readonly ProviderConfig[], deps: RegistryDeps = {}): Promise<ProviderRegistry> {
   const { secrets = [], ...adapterDeps } = deps;
+  const wanted = [...new Set(providers.map((p) => wireProtocolOf(p.protocol)))];
+  const loaded = new Map(await Promise.all(wanted.map(async (w) => [w, await FACTORIES[w]()] as const)));
   const configs: Array<{ factory: AdapterFactory; config: AdapterConfig }> = providers.map((p) => {
     const entry: ProtocolInfo = PROVIDER_PROTOCOLS[p.protocol];
     const options = entry.presetOf ? { preset: p.protocol, ...p.options } : p.options;
@@ -56,7 +53,7 @@ export function createProviderRegistry(providers: readonly ProviderConfig[], dep
       location: p.location,
       credentials: p.credentials,
     };
-    return { factory: FACTORIES[wireProtocolOf(p.protocol)], config };
+    return { factory: loaded.get(wireProtocolOf(p.protocol))!, config };
   });
   // Every provider's credentials, collected once: an upstream may quote another deployment's key
   // (a shared proxy), so each adapter masks them all.

@@ -112,7 +112,7 @@ export async function startStack(arg: EditConfig | StackOptions | ServiceStackOp
     const clock = opts.clock;
     const gateway = createGateway({
       config,
-      registry: createProviderRegistry(config.providers),
+      registry: await createProviderRegistry(config.providers),
       ...(clock ? { now: clock.now, sleep: clock.sleep } : { sleep: async () => {} }),
     });
     return {

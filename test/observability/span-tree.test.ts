@@ -166,7 +166,7 @@ describe('a GraphQL subscription', () => {
 describe('cache hit span (the cache stage over the traced store)', () => {
   it('route → cache lookup (hit), no attempt', async () => {
     const { config } = stack;
-    const gateway = createGateway({ config, registry: createProviderRegistry(config.providers) });
+    const gateway = createGateway({ config, registry: await createProviderRegistry(config.providers) });
     const store = createMemoryStore();
     const handlers = gateway.compose({ outer: observabilityStages({ tracer: sdk.tracer }), inner: [cacheStage(traceStore(store, sdk.tracer))] });
     const req = () => handlers.prepare({ chat: { messages: [{ role: 'user' as const, content: 'cache me' }], temperature: 0 } });

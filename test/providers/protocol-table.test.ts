@@ -39,7 +39,7 @@ describe('the protocol table', () => {
 
   it("drives the registry: each entry's adapter comes from its wire folder, at the entry's default base URL", async () => {
     const configs = PROVIDER_PROTOCOL_NAMES.map((name) => providerOf(name, needsBaseUrl(name) ? AZURE_URL : undefined));
-    const registry = createProviderRegistry(configs);
+    const registry = await createProviderRegistry(configs);
     try {
       for (const name of PROVIDER_PROTOCOL_NAMES) {
         const adapter = registry.get(`p-${name}`);
@@ -50,8 +50,8 @@ describe('the protocol table', () => {
       await registry.close();
     }
     // Azure and AI Foundry have no default: a provider without a base URL is refused up front.
-    expect(() => createProviderRegistry([providerOf('azure')])).toThrow(/baseUrl is required/);
-    expect(() => createProviderRegistry([providerOf('azure-foundry')])).toThrow(/baseUrl is required/);
+    await expect(createProviderRegistry([providerOf('azure')])).rejects.toThrow(/baseUrl is required/);
+    await expect(createProviderRegistry([providerOf('azure-foundry')])).rejects.toThrow(/baseUrl is required/);
   });
 
   it("drives telemetry's gen_ai.system names", () => {

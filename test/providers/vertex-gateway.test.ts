@@ -118,7 +118,7 @@ describe('vertex provider through the gateway service: credentials', () => {
     const v = await startVertexSim({ now: clock.now, tokenLifetimeS: 2 });
     const config = parseConfig({ providers: [vertexProvider(v)], routes: [{ name: 'default', targets: [{ provider: 'vertex', model: MODELS[0] }] }] }, {});
     // The adapters run on the shared clock; the gateway's own timing stays real.
-    const gateway = createGateway({ config, registry: createProviderRegistry(config.providers, { now: clock.now }), sleep: async () => {} });
+    const gateway = createGateway({ config, registry: await createProviderRegistry(config.providers, { now: clock.now }), sleep: async () => {} });
     try {
       for (let i = 0; i < 7; i++) {
         if (i > 0) clock.advance(800);

@@ -1,4 +1,7 @@
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+// The pool alone: undici's index also loads fetch, WebSocket, the mock and cache layers (~20 MiB resident in all),
+// none of which the gateway uses. undici has no exports map, so the file is as public as its index.
+import Pool from 'undici/lib/dispatcher/pool.js';
 import { Call, type ResponseBody } from './http-call.ts';
 import { GatewayError } from '../../core/index.ts';
 import type { Timeouts } from '../spec.ts';
