@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { CapabilitySchema } from '../core/index.ts';
 import { PROVIDER_PROTOCOL_NAMES } from '../core/protocols.ts';
+import { CREDENTIAL_TYPES, CredentialsSchema } from './credentials-schema.ts';
+import type { BudgetConfigSchema, QuotaSchema, RateLimitConfigSchema } from './governance-schema.ts';
+import { AlertsConfigSchema, LedgerConfigSchema, QuotasConfigSchema, TeamConfigSchema } from './governance-schema.ts';
+
+export * from './credentials-schema.ts';
+export * from './governance-schema.ts';
 
 /**
  * The configuration file's schema (YAML or JSON). Field names are a contract with users' files:
@@ -55,47 +61,6 @@ export const PromptCacheSchema = z.strictObject({
   system: z.boolean().optional(),
   tools: z.boolean().optional(),
 });
-
-/**
- * Cloud credentials, by the cloud's own chain. Every field is optional: with none, the chain finds them the
- * way the vendor's SDKs do (environment, shared files, workload identity, instance metadata).
- */
-export const CredentialsSchema = z.discriminatedUnion('type', [
-  z
-    .strictObject({
-      /** The AWS default chain (@aws-sdk/credential-providers): env, shared files, web identity, container, instance. */
-      type: z.literal('aws'),
-      /** A profile of the shared config/credentials files (default: AWS_PROFILE, then `default`). */
-      profile: z.string().min(1).optional(),
-      /** Static keys (prefer the chain); both or neither. */
-      accessKeyId: z.string().min(1).optional(),
-      secretAccessKey: z.string().min(1).optional(),
-      sessionToken: z.string().min(1).optional(),
-    })
-    .refine((c) => (c.accessKeyId === undefined) === (c.secretAccessKey === undefined), {
-      message: 'accessKeyId and secretAccessKey go together',
-      path: ['secretAccessKey'],
-    }),
-  z.strictObject({
-    /** Google application default credentials (google-auth-library): GOOGLE_APPLICATION_CREDENTIALS, gcloud, metadata server. */
-    type: z.literal('google'),
-    /** A service-account (or external-account) JSON file instead of the default lookup. */
-    keyFile: z.string().min(1).optional(),
-    scopes: z.array(z.string().min(1)).min(1).optional(),
-  }),
-  z.strictObject({
-    /** Microsoft Entra ID (@azure/identity): a client secret when given, else environment, workload and managed identity. */
-    type: z.literal('entra'),
-    tenantId: z.string().min(1).optional(),
-    clientId: z.string().min(1).optional(),
-    clientSecret: z.string().min(1).optional(),
-    /** The token's scope (default: Azure OpenAI's and AI Foundry's `https://cognitiveservices.azure.com/.default`). */
-    scope: z.string().min(1).optional(),
-  }),
-]);
-
-/** Which credential type each protocol can use; protocols absent here take `apiKey` only. */
-const CREDENTIAL_TYPES: Partial<Record<string, string>> = { bedrock: 'aws', vertex: 'google', azure: 'entra', 'azure-foundry': 'entra' };
 
 export const ProviderConfigSchema = z.strictObject({
   id: z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'ids are letters, digits, _, . or -'),
@@ -389,62 +354,6 @@ export const CacheConfigSchema = z.strictObject({
   partition: z.enum(['none', 'team', 'key']).default('none'),
 });
 
-export const RateLimitConfigSchema = z.strictObject({
-  rpm: z.number().int().positive().optional(),
-  tpm: z.number().int().positive().optional(),
-});
-
-export const BudgetConfigSchema = z.strictObject({
-  usd: z.number().positive(),
-  period: z.enum(['day', 'week', 'month']).default('day'),
-  /** Fraction of the budget past which requests are flagged `soft` (and moved to `softRoute` when set). */
-  softThreshold: z.number().gt(0).max(1).default(0.8),
-  /** Past the soft threshold, requests for a route run on this (cheaper) route instead. */
-  softRoute: z.string().min(1).optional(),
-});
-
-export const QuotaSchema = z.strictObject({
-  limits: RateLimitConfigSchema.optional(),
-  budget: BudgetConfigSchema.optional(),
-});
-
-export const QuotasConfigSchema = z.strictObject({
-  /** By key name (config keys and runtime keys alike). */
-  keys: z.record(z.string(), QuotaSchema).default({}),
-  teams: z.record(z.string(), QuotaSchema).default({}),
-  /** By deployment (`provider/model`): the router skips a deployment whose limit is used up. */
-  deployments: z.record(z.string(), RateLimitConfigSchema).default({}),
-  /** Every request, whoever sends it: an organisation-wide budget and limits. */
-  org: QuotaSchema.optional(),
-  /**
-   * By provider id: a budget line charged with what calls to that provider cost. Reserved on every provider
-   * a request's route could use; a provider whose line is spent is dropped from the request's candidates.
-   */
-  providers: z.record(z.string(), z.strictObject({ budget: BudgetConfigSchema })).optional(),
-  /** By route name: limits and budget of requests made on that route (not of models pinned by name). */
-  routes: z.record(z.string(), QuotaSchema).optional(),
-  /** Output tokens assumed for TPM and budget estimates when a request sets no maxOutputTokens. */
-  defaultMaxOutputTokens: z.number().int().positive().default(1_024),
-});
-
-/** A team as an entity: its limits and budget, shared by every key with `team: <name>`. */
-export const TeamConfigSchema = z.strictObject({
-  name: z.string().min(1),
-  limits: RateLimitConfigSchema.optional(),
-  budget: BudgetConfigSchema.optional(),
-});
-
-/** Budget alerts (SOFT_THRESHOLD, EXHAUSTED, RESET) POSTed to a webhook, signed with `secret` (README: Keys, teams and budgets). */
-export const AlertsConfigSchema = z.strictObject({
-  webhookUrl: z.url(),
-  /** HMAC-SHA256 key of the `X-Switchboard-Signature` header. */
-  secret: z.string().min(16, 'the webhook secret is at least 16 characters'),
-  /** Deliveries per event, the first included, with exponential backoff between them. */
-  maxAttempts: z.number().int().positive().max(20).default(6),
-  /** One delivery attempt's time limit. */
-  timeoutMs: z.number().int().positive().default(5_000),
-});
-
 export const IdempotencyConfigSchema = z.strictObject({
   /** How long a finished request's result is kept for replays of its Idempotency-Key. */
   ttlSeconds: z.number().int().positive().default(86_400),
@@ -458,35 +367,6 @@ export const AuthConfigSchema = z.strictObject({
    * again: a revocation on one instance is seen by the others within this time.
    */
   keyCacheTtlMs: z.number().int().positive().default(5_000),
-});
-
-/** Integer milliseconds/counts with a message naming the field (the config error prefixes its path too). */
-const ledgerInt = (field: string, min: number, max: number, unit: string) =>
-  z
-    .number({ error: `${field} must be a number (${unit})` })
-    .int({ error: `${field} must be a whole number (${unit})` })
-    .min(min, { error: `${field} must be at least ${min} (${unit})` })
-    .max(max, { error: `${field} must be at most ${max} (${unit})` });
-
-/**
- * The durable usage ledger: every usage event also goes, in batches, to PostgreSQL (`src/store/postgres-*.ts`),
- * for audits and for usage older than the store's rollups keep. Absent: the store's ledger only.
- */
-export const LedgerConfigSchema = z.strictObject({
-  kind: z.literal('postgres', { error: 'ledger.kind must be "postgres"' }),
-  /** postgres://user:password@host:5432/db; the password is never logged (errors show the URL redacted). */
-  url: z
-    .string({ error: 'ledger.url must be a postgres:// URL' })
-    // The value is never echoed: it may carry a password.
-    .regex(/^postgres(?:ql)?:\/\/\S+$/i, { error: 'ledger.url must be a postgres:// or postgresql:// URL (value not shown: it may carry a password)' }),
-  /** Events are written at least this often; a SIGKILL loses at most the events of the last interval. */
-  flushIntervalMs: ledgerInt('ledger.flushIntervalMs', 10, 60_000, 'milliseconds').default(1_000),
-  /** Events per INSERT (one multi-row statement per batch); a batch this size is written at once. */
-  batchSize: ledgerInt('ledger.batchSize', 1, 10_000, 'events').default(500),
-  /** Day partitions older than this are dropped. */
-  retentionDays: ledgerInt('ledger.retentionDays', 1, 36_500, 'days').default(400),
-  /** Events held in memory while PostgreSQL is unreachable; past it new events are dropped, counted and logged. */
-  bufferCap: ledgerInt('ledger.bufferCap', 1, 10_000_000, 'events').default(50_000),
 });
 
 export const ConfigSchema = z
