@@ -1,7 +1,6 @@
 import {
   GatewayError,
   partsOf,
-  REASONING_BUDGET_TOKENS,
   reasoningPartsFor,
   type CacheControl,
   type ChatRequest,
@@ -13,6 +12,7 @@ import {
   type ToolCall,
   type ToolChoice,
 } from '../../core/index.ts';
+import { claudeThinking } from '../shared/claude-thinking.ts';
 import type { CallOptions } from '../spec.ts';
 import { placeCacheBreakpoints } from './cache-breakpoints.ts';
 
@@ -152,38 +152,6 @@ function toolChoice(choice: ToolChoice): Block {
  * signed thinking. A turn another vendor (or a non-thinking call) made has none, so that one request goes
  * without thinking: the model continues the turn rather than the request failing for certain.
  */
-function continuesUnsignedToolTurn(messages: readonly Message[]): boolean {
-  if (messages.at(-1)?.role !== 'tool') return false;
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i]!;
-    if (m.role === 'assistant') return (m.toolCalls?.length ?? 0) > 0 && reasoningPartsFor(m.reasoningParts, 'anthropic').length === 0;
-    if (m.role !== 'tool') return false;
-  }
-  return false;
-}
-
-/**
- * reasoningEffort → extended thinking with the effort's budget (REASONING_BUDGET_TOKENS). Anthropic counts
- * thinking inside max_tokens and wants max_tokens above the budget, so the budget is added on top of the
- * answer's own allowance: the request's max tokens keep bounding the visible answer. Thinking does not work
- * with a changed temperature, a top_p under 0.95 or a forced tool choice; such a request is refused here
- * (unsupported_feature, so a route tries its next target) instead of sent for a 400.
- */
-function thinkingConfig(provider: string, req: ChatRequest, answerTokens: number): { thinking: Block; maxTokens: number } | undefined {
-  if (req.reasoningEffort === undefined || continuesUnsignedToolTurn(req.messages)) return undefined;
-  if (req.temperature !== undefined && req.temperature !== 1) {
-    throw unsupported(provider, 'temperature', 'Anthropic extended thinking (reasoningEffort) works only with temperature 1');
-  }
-  if (req.topP !== undefined && req.topP < 0.95) {
-    throw unsupported(provider, 'topP', 'Anthropic extended thinking (reasoningEffort) needs top_p of 0.95 or more');
-  }
-  if (req.toolChoice === 'required' || typeof req.toolChoice === 'object') {
-    throw unsupported(provider, 'toolChoice', 'Anthropic extended thinking (reasoningEffort) cannot force a tool call');
-  }
-  const budget = REASONING_BUDGET_TOKENS[req.reasoningEffort];
-  return { thinking: { type: 'enabled', budget_tokens: budget }, maxTokens: budget + answerTokens };
-}
-
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -208,7 +176,7 @@ export function buildMessagesBody(
 
   const { system, messages } = mapMessages(provider, req.messages);
   const answerTokens = req.maxOutputTokens ?? opts.defaultMaxOutputTokens ?? DEFAULT_MAX_TOKENS;
-  const thinking = thinkingConfig(provider, req, answerTokens);
+  const thinking = claudeThinking(provider, 'anthropic', req, answerTokens);
   const body: Record<string, unknown> = {
     model: opts.model,
     max_tokens: thinking?.maxTokens ?? answerTokens,

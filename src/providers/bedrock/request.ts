@@ -2,7 +2,6 @@ import {
   GatewayError,
   hasCapability,
   partsOf,
-  REASONING_BUDGET_TOKENS,
   reasoningPartsFor,
   type CacheControl,
   type ChatRequest,
@@ -13,6 +12,7 @@ import {
   type TextPart,
   type ToolCall,
 } from '../../core/index.ts';
+import { claudeThinking } from '../shared/claude-thinking.ts';
 import type { CallOptions } from '../spec.ts';
 import { cachePointBlock, placeCachePoints } from './cache-points.ts';
 
@@ -215,37 +215,13 @@ function toolConfig(ctx: MapContext, req: ChatRequest, messages: readonly WireMe
  * With thinking on, Claude refuses a tool-result turn whose assistant message lacks its own signed reasoning. A turn
  * another vendor (or a non-thinking call) made has none, so that one request goes without thinking.
  */
-function continuesUnsignedToolTurn(messages: readonly Message[]): boolean {
-  if (messages.at(-1)?.role !== 'tool') return false;
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i]!;
-    if (m.role === 'assistant') return (m.toolCalls?.length ?? 0) > 0 && reasoningPartsFor(m.reasoningParts, PROTOCOL).length === 0;
-    if (m.role !== 'tool') return false;
-  }
-  return false;
-}
-
-/**
- * reasoningEffort → Claude's extended thinking (`additionalModelRequestFields.thinking`) with the effort's budget,
- * the mapping the Anthropic adapter uses: the budget is added on top of the answer's allowance, since Claude counts
- * thinking inside maxTokens. Claude's thinking rules (temperature 1, top_p ≥ 0.95, no forced tool) are checked here
- * so a route tries its next target rather than taking a 400. Other Bedrock models have no such field: fail closed.
- */
+/** reasoningEffort → Claude's extended thinking (`additionalModelRequestFields.thinking`); other Bedrock models have no such field: fail closed. */
 function thinkingConfig(provider: string, req: ChatRequest, opts: BodyOptions, answerTokens: number): { thinking: Block; maxTokens: number } | undefined {
   if (req.reasoningEffort === undefined) return undefined;
   if (!isClaude(opts.model)) {
     throw unsupported(provider, 'reasoningEffort', `reasoningEffort is mapped for Claude models on Bedrock only, not ${opts.model}`);
   }
-  if (continuesUnsignedToolTurn(req.messages)) return undefined;
-  if (req.temperature !== undefined && req.temperature !== 1) {
-    throw unsupported(provider, 'temperature', 'Claude extended thinking (reasoningEffort) works only with temperature 1');
-  }
-  if (req.topP !== undefined && req.topP < 0.95) throw unsupported(provider, 'topP', 'Claude extended thinking (reasoningEffort) needs top_p of 0.95 or more');
-  if (req.toolChoice === 'required' || typeof req.toolChoice === 'object') {
-    throw unsupported(provider, 'toolChoice', 'Claude extended thinking (reasoningEffort) cannot force a tool call');
-  }
-  const budget = REASONING_BUDGET_TOKENS[req.reasoningEffort];
-  return { thinking: { type: 'enabled', budget_tokens: budget }, maxTokens: budget + answerTokens };
+  return claudeThinking(provider, PROTOCOL, req, answerTokens);
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
