@@ -11,6 +11,7 @@ import { currentTraceId } from '../telemetry/tracing.ts';
 import type { Authenticator } from './authenticator.ts';
 import { gatewayErrorExtensions } from '../../resolvers/errors.ts';
 import { createCors, isCorsPath } from './cors.ts';
+import { FOREIGN_HOST_MESSAGE, isLoopbackHost } from './origin-policy.ts';
 import { createConsoleAssets } from './console-assets.ts';
 import { createGraphQLEndpoint, writeErrors } from './graphql/graphql-endpoint.ts';
 import { chatCompletions, embeddings, listModels, sendError, type RestContext } from './openai-compat/openai-routes.ts';
@@ -130,6 +131,10 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     try {
+      if (auth.localMode && !isLoopbackHost(req.headers.host)) {
+        res.writeHead(421, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify({ error: { message: FOREIGN_HOST_MESSAGE, type: 'invalid_request_error', code: 'forbidden', param: 'host' } }));
+        return;
+      }
       if (path === '/metrics' && req.method === 'GET' && metrics) {
         await metrics.handler(req, res);
         return;
@@ -232,7 +237,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
   server.maxConnections = maxConnections;
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const path = (req.url ?? '/').split('?', 1)[0];
-    if (path !== '/graphql' || draining) {
+    if (path !== '/graphql' || draining || (auth.localMode && !isLoopbackHost(req.headers.host))) {
       socket.destroy();
       return;
     }

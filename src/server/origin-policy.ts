@@ -39,3 +39,22 @@ export function refuseForeignUpgrade(req: IncomingMessage, socket: Duplex, allow
   );
   return true;
 }
+
+/**
+ * Local mode (no keys: every caller is admin) trusts the loopback interface, and DNS rebinding defeats that: a
+ * page on a domain the attacker re-points at 127.0.0.1 reaches the gateway as a same-origin caller, sending its
+ * own domain as Host. So in local mode only loopback names are accepted as Host (`localhost`, `127.x.x.x`,
+ * `[::1]`, any port); anything else is refused before routing.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname;
+  } catch {
+    return false;
+  }
+  return name === 'localhost' || name === '[::1]' || /^127(\.\d{1,3}){3}$/.test(name);
+}
+
+export const FOREIGN_HOST_MESSAGE = 'refused: in local mode (no API keys) only loopback host names (localhost, 127.0.0.1, [::1]) are served';
