@@ -11,7 +11,7 @@ import { currentTraceId } from '../telemetry/tracing.ts';
 import type { Authenticator } from './authenticator.ts';
 import { gatewayErrorExtensions } from '../../resolvers/errors.ts';
 import { createCors, isCorsPath } from './cors.ts';
-import { FOREIGN_HOST_MESSAGE, isLoopbackHost } from './origin-policy.ts';
+import { FOREIGN_HOST_MESSAGE, loopbackHostCheck } from './origin-policy.ts';
 import { createConsoleAssets } from './console-assets.ts';
 import { createGraphQLEndpoint, writeErrors } from './graphql/graphql-endpoint.ts';
 import { chatCompletions, embeddings, listModels, sendError, type RestContext } from './openai-compat/openai-routes.ts';
@@ -121,6 +121,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
   // GraphiQL is a local-mode convenience unless the config turns it on (or off) explicitly.
   const assets = createConsoleAssets({ console: config.server.console.enabled, graphiql: config.server.graphiql ?? auth.localMode, localMode: auth.localMode });
   const openStreams = new Set<ServerResponse>();
+  const isLoopbackHost = loopbackHostCheck();
   const anthropic = createMessagesRoutes({ gateway, auth, readJson: async (req) => parseJson(await readBody(req, limit)), shutdown, openStreams, logger });
   let draining = false;
 

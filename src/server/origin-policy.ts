@@ -48,13 +48,21 @@ export function refuseForeignUpgrade(req: IncomingMessage, socket: Duplex, allow
  */
 export function isLoopbackHost(host: string | undefined): boolean {
   if (!host) return false;
-  let name: string;
-  try {
-    name = new URL(`http://${host}`).hostname;
-  } catch {
-    return false;
-  }
+  const name = (host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':', 1)[0]!).toLowerCase();
   return name === 'localhost' || name === '[::1]' || /^127(\.\d{1,3}){3}$/.test(name);
+}
+
+/** isLoopbackHost remembering its last answer: every request of a local gateway carries the same Host. */
+export function loopbackHostCheck(): (host: string | undefined) => boolean {
+  let lastHost: string | undefined;
+  let lastAnswer = false;
+  return (host) => {
+    if (host !== lastHost) {
+      lastHost = host;
+      lastAnswer = isLoopbackHost(host);
+    }
+    return lastAnswer;
+  };
 }
 
 export const FOREIGN_HOST_MESSAGE = 'refused: in local mode (no API keys) only loopback host names (localhost, 127.0.0.1, [::1]) are served';
