@@ -1,42 +1,10 @@
 // graphql-js is imported as 'graphql/index.js' throughout (the build Node and every Apollo package load): under
 // vitest a bare 'graphql' resolves to index.mjs, and schema objects from the two builds reject each other.
 import { GraphQLError, type GraphQLFormattedError } from 'graphql/index.js';
-import { GatewayError, graphqlCodeOf, RoutingError, type AttemptRecord } from '../src/core/index.ts';
+import { GatewayError } from '../src/core/index.ts';
+import { gatewayErrorExtensions } from './error-extensions.ts';
 
-/** An attempt as error extensions and CompletionErrorEvent show it: no upstream message, which may quote a request. */
-export interface AttemptView {
-  provider: string;
-  model: string;
-  status: 'OK' | 'ERROR';
-  errorCode: string | null;
-  latencyMs: number;
-  retryDelayMs: number | null;
-}
-
-export function attemptView(a: AttemptRecord): AttemptView {
-  return {
-    provider: a.provider,
-    model: a.model,
-    status: a.status === 'ok' ? 'OK' : 'ERROR',
-    errorCode: a.errorKind ? graphqlCodeOf(a.errorKind) : null,
-    latencyMs: a.latencyMs,
-    retryDelayMs: a.retryDelayMs ?? null,
-  };
-}
-
-/** The attempts of a request the router gave up on (a RoutingError's typed field); undefined for any other error. */
-/** `extensions` of a GraphQL error made from a GatewayError: the stable code and what a client can act on. */
-export function gatewayErrorExtensions(e: GatewayError): Record<string, unknown> {
-  const attempts = e instanceof RoutingError ? e.attempts : undefined;
-  return {
-    code: graphqlCodeOf(e.kind),
-    retryable: e.retryable,
-    ...(e.param !== undefined && { param: e.param }),
-    ...(e.retryAfterMs !== undefined && { retryAfterMs: e.retryAfterMs }),
-    ...(e.provider !== undefined && { provider: e.provider }),
-    ...(attempts && { attempts: attempts.map(attemptView) }),
-  };
-}
+export { attemptView, gatewayErrorExtensions, type AttemptView } from './error-extensions.ts';
 
 /** A client-input problem, as the gateway's own error type so both transports format it alike. */
 export function badUserInput(message: string, param?: string): GatewayError {

@@ -4,6 +4,7 @@ import { configJsonSchema, ConfigError, defaultConfig, loadConfigFile, parseConf
 import type { SimulatorUrls } from './config/default-config.ts';
 import { watchConfigFile } from './config-reload.ts';
 import { describeFault, installProcessGuards } from './process-guards.ts';
+import { settleHeap } from './cli-settle-heap.ts';
 import { faultFlags, type FaultsInput } from './simulator/faults.ts';
 import { SIM_PROTOCOLS, type SimProtocol } from './simulator/protocol.ts';
 import type { Simulator } from './simulator/simulator-server.ts';
@@ -108,6 +109,9 @@ async function start(argv: string[]): Promise<void> {
       });
     }
   }
+  // Before the first request is likely: give back the young generation start-up grew (src/cli-settle-heap.ts).
+  const settleMs = settleHeap();
+  if (settleMs !== undefined) app.logger.debug({ pauseMs: Math.round(settleMs) }, 'heap settled after start');
   const url = app.server.url;
   // In a cluster the primary prints the address once every worker listens.
   if (!isClusterWorker()) process.stdout.write(`${[`switchboard listening on ${url}`, ...describe(url, simLines())].join('\n')}\n`);

@@ -283,6 +283,11 @@ export const ServerConfigSchema = z.strictObject({
       maxMutationFields: z.number().int().positive().default(10),
       /** Aliased fields one document may hold. */
       maxAliases: z.number().int().positive().default(100),
+      /**
+       * Load the GraphQL API at start-up. By default it loads on the first /graphql request or WebSocket (that
+       * request waits ~0.2 s once), so a REST-only deployment never holds it in memory.
+       */
+      preload: z.boolean().default(false),
     })
     .prefault({}),
 });

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatPath, issueMessage } from '../core/index.ts';
 import { ConfigSchema, type Config } from './config-schema.ts';
@@ -64,8 +63,10 @@ export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv = proc
     throw new ConfigError([`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`], path);
   }
   let raw: unknown;
+  // The YAML parser is loaded only for a YAML file: a JSON config never holds it in memory.
+  const parseYaml = extname(path) === '.json' ? undefined : (await import('yaml')).parse;
   try {
-    raw = extname(path) === '.json' ? JSON.parse(text) : parseYaml(text);
+    raw = parseYaml ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
     throw new ConfigError([`not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`], path);
   }

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type * as Http from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from '../config/index.ts';
 import { GatewayError, toGatewayError } from '../core/index.ts';
@@ -9,11 +11,12 @@ import type { Logger } from '../telemetry/logger.ts';
 import { withServerSpan } from '../telemetry/server-span.ts';
 import { currentTraceId } from '../telemetry/tracing.ts';
 import type { Authenticator } from './authenticator.ts';
-import { gatewayErrorExtensions } from '../../resolvers/errors.ts';
+import { gatewayErrorExtensions } from '../../resolvers/error-extensions.ts';
 import { createCors, isCorsPath } from './cors.ts';
 import { FOREIGN_HOST_MESSAGE, loopbackHostCheck } from './origin-policy.ts';
 import { createConsoleAssets } from './console-assets.ts';
-import { createGraphQLEndpoint, writeErrors } from './graphql/graphql-endpoint.ts';
+import { createLazyGraphQLEndpoint } from './graphql/lazy-graphql-endpoint.ts';
+import { writeErrors } from './graphql/write-errors.ts';
 import { chatCompletions, embeddings, listModels, sendError, type RestContext } from './openai-compat/openai-routes.ts';
 import { createMessagesRoutes, MESSAGES_PATHS } from './anthropic-compat/messages-routes.ts';
 import { createStreamShutdown } from './stream-shutdown.ts';
@@ -33,6 +36,13 @@ export interface ServerDeps {
   /** Server spans of API requests (the no-op tracer when tracing is off). */
   tracer?: Tracer | undefined;
 }
+
+/**
+ * `node:http` through require, not `import`: an ES import makes Node build the module's namespace, which
+ * reads its lazy `WebSocket`/`MessageEvent` getters and so loads Node's whole bundled undici (fetch,
+ * WebSocket, web streams): ~5 MiB of an idle gateway's memory for APIs it never uses.
+ */
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof Http;
 
 const TRACED_ROUTES = new Set(['/graphql', '/v1/chat/completions', '/v1/embeddings', '/v1/models', ...MESSAGES_PATHS]);
 
@@ -115,7 +125,8 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
   const { config, services, auth, logger } = deps;
   const { gateway, metrics } = services;
   const shutdown = createStreamShutdown();
-  const graphql = await createGraphQLEndpoint({ services, config, auth, logger, tracer: deps.tracer, shutdown });
+  const graphql = createLazyGraphQLEndpoint({ services, config, auth, logger, tracer: deps.tracer, shutdown });
+  if (config.server.graphql.preload) await graphql.load();
   const limit = config.server.bodyLimitBytes;
   const cors = createCors(config.server.cors);
   // GraphiQL is a local-mode convenience unless the config turns it on (or off) explicitly.

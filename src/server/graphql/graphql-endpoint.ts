@@ -39,7 +39,10 @@ import { refuseForeignUpgrade } from '../origin-policy.ts';
 import { DEFAULT_DOCUMENT_CACHE_BYTES, createDocumentCache, type DocumentCache } from './document-cache.ts';
 import { checkDocument, clientErrorCode, parseFailed, queriesOf } from './document-guard.ts';
 import { reReadDefaultValues } from './enum-defaults.ts';
+import { writeErrors } from './write-errors.ts';
 import { aliasLimitRule, complexityLimitRule, depthLimitRule, mutationFieldsLimitRule } from './validation-rules.ts';
+
+export { writeErrors };
 
 export interface GraphQLLogger {
   warn(obj: unknown, msg?: string): void;
@@ -154,13 +157,6 @@ function isJsonContentType(value: string | undefined): boolean {
 
 function jsonError(res: ServerResponse, status: number, message: string, code: string, extraHeaders: Record<string, string> = {}): void {
   writeErrors(res, status, [{ message, extensions: { code } }], extraHeaders);
-}
-
-/** A GraphQL response of errors only, for failures before Apollo sees the request. */
-export function writeErrors(res: ServerResponse, status: number, errors: GraphQLFormattedError[], extraHeaders: Record<string, string> = {}): void {
-  const body = JSON.stringify({ errors });
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...extraHeaders });
-  res.end(body);
 }
 
 /** Waits until the response can take more, or is gone. */
