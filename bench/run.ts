@@ -15,6 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseBenchOptions, usage, UsageError, type BenchOptions } from './lib/options.ts';
+import { guardSummary } from './lib/guard.ts';
 import type { Bench } from './lib/phases.ts';
 import { warmUp } from './lib/phases.ts';
 import { killAllNow, otherLoad, stopAll, stopChild } from './lib/procs.ts';
@@ -127,6 +128,7 @@ async function main(): Promise<void> {
   }
   const { md, files } = writeReport(b, start, profile);
   process.stdout.write(`\n${md}\n`);
+  process.stdout.write(`\n${guardSummary(b.rows)}\n\n`);
   log(`wrote ${files.join(', ')} (${((Date.now() - start.date.getTime()) / 1000).toFixed(0)} s)`);
 }
 
