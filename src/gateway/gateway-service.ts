@@ -7,7 +7,7 @@ import { createInMemoryLatencyWindow, type LatencyWindow } from '../router/laten
 import { targetKey, type RoutePlan } from '../router/route-plan.ts';
 import { expectedCostUsd } from '../router/strategies.ts';
 import { RouteTable } from '../router/route-table.ts';
-import { CompletionLog, completionBytes } from '../usage/completion-log.ts';
+import { createCompletionLog, type CompletionLog } from '../usage/completion-log.ts';
 import { configPriceEntries, createPricing, type Pricing } from '../usage/pricing.ts';
 import { Catalog } from './catalog.ts';
 import type { GatewayRequest } from './gateway-request.ts';
@@ -72,7 +72,7 @@ export function createGateway(deps: GatewayDeps) {
   const newId = deps.newId ?? (() => makeId('cmpl'));
   const catalog = new Catalog(config);
   const routes = deps.routes ?? new RouteTable(config.routes);
-  const log = new CompletionLog<Completion>(2000, { maxBytes: 32 * 1024 * 1024, sizeOf: completionBytes });
+  const log = createCompletionLog();
   const breakers = deps.breakers ?? createInMemoryBreakerState(config.router.breaker);
   const latency = deps.latency ?? createInMemoryLatencyWindow(config.router.latencyWindowMs);
   const tokenCounter = deps.tokenCounter ?? createTokenCounter({ budgetMs: config.router.tokenCountBudgetMs });

@@ -6,6 +6,12 @@ export interface CompletionLogOptions<T> {
    * alone over it is not kept. A count bound alone let a few long answers (10 MB each) pin hundreds of MB.
    */
   maxBytes?: number;
+  /**
+   * An item alone over this (`sizeOf`) is not kept at all, even while the log has room: reads of it fall
+   * back to the ledger. Without it one pathological answer (the chaos suite's 10 MB one) stays pinned in
+   * the heap until 2,000 newer completions or 32 MiB of them push it out.
+   */
+  maxItemBytes?: number;
   sizeOf?: (item: T) => number;
 }
 
@@ -35,6 +41,7 @@ export class CompletionLog<T extends { id: string }> {
   private readonly byId = new Map<string, T>();
   private readonly capacity: number;
   private readonly maxBytes: number;
+  private readonly maxItemBytes: number;
   private readonly sizeOf: ((item: T) => number) | undefined;
 
   constructor(capacity = 1000, opts: CompletionLogOptions<T> = {}) {
@@ -42,25 +49,30 @@ export class CompletionLog<T extends { id: string }> {
     this.slots = new Array<T | undefined>(this.capacity);
     this.slotBytes = new Array<number>(this.capacity).fill(0);
     this.maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+    this.maxItemBytes = Math.min(opts.maxItemBytes ?? Number.POSITIVE_INFINITY, this.maxBytes);
     this.sizeOf = opts.sizeOf;
   }
 
-  /** Forgets the oldest item. */
-  private dropOldest(): void {
-    const slot = (this.head - this.size + this.capacity) % this.capacity;
-    const old = this.slots[slot]!;
+  /** Empties a slot (it stays in the ring as a hole until it is the oldest: see dropOldest and list). */
+  private clear(slot: number): void {
+    const old = this.slots[slot];
     // The same id may have been added again since: only forget the mapping if it still points here.
-    if (this.byId.get(old.id) === old) this.byId.delete(old.id);
+    if (old !== undefined && this.byId.get(old.id) === old) this.byId.delete(old.id);
     this.slots[slot] = undefined;
     this.bytes -= this.slotBytes[slot]!;
     this.slotBytes[slot] = 0;
+  }
+
+  /** Forgets the oldest item (or hole). */
+  private dropOldest(): void {
+    this.clear((this.head - this.size + this.capacity) % this.capacity);
     this.size--;
   }
 
   add(item: T): void {
     const bytes = this.sizeOf?.(item) ?? 0;
     // Too big to keep at all: reads of it fall back to the ledger, and it evicts nothing.
-    if (bytes > this.maxBytes) return;
+    if (bytes > this.maxItemBytes) return;
     if (this.size === this.capacity) this.dropOldest();
     this.slots[this.head] = item;
     this.slotBytes[this.head] = bytes;
@@ -80,14 +92,16 @@ export class CompletionLog<T extends { id: string }> {
   put(item: T): void {
     const current = this.byId.get(item.id);
     if (current === undefined) return this.add(item);
-    this.byId.set(item.id, item);
     if (current === item) return;
     // Usually one of the newest: search from the newest end.
     for (let i = 0; i < this.size; i++) {
       const slot = this.at(i);
       if (this.slots[slot] === current) {
-        this.slots[slot] = item;
         const bytes = this.sizeOf?.(item) ?? 0;
+        // Grown too big to keep: the older version goes too, so reads fall back to the ledger, not to a stale copy.
+        if (bytes > this.maxItemBytes) return this.clear(slot);
+        this.byId.set(item.id, item);
+        this.slots[slot] = item;
         this.bytes += bytes - this.slotBytes[slot]!;
         this.slotBytes[slot] = bytes;
         // Grown past the budget: the oldest go (the replaced item too, should it be the oldest).
@@ -107,7 +121,8 @@ export class CompletionLog<T extends { id: string }> {
     let started = after === undefined;
     let hasNextPage = false;
     for (let i = 0; i < this.size; i++) {
-      const item = this.slots[this.at(i)]!;
+      const item = this.slots[this.at(i)];
+      if (item === undefined) continue;
       if (!started) {
         if (item.id === after) started = true;
         continue;
@@ -121,6 +136,16 @@ export class CompletionLog<T extends { id: string }> {
     }
     return { items: out, hasNextPage };
   }
+}
+
+/**
+ * The gateway's log of GraphQL completions: the last 2,000, at most 32 MiB together, and none estimated over
+ * 4 MiB (about 2 million characters, far past any model's output limit). Such an answer is read from the
+ * ledger (usage, cost and timing, no message) instead of pinning its text in the heap: one 10 MB answer
+ * kept would be 10% of an idle gateway's RSS.
+ */
+export function createCompletionLog(): CompletionLog<Completion> {
+  return new CompletionLog<Completion>(2_000, { maxBytes: 32 * 1024 * 1024, maxItemBytes: 4 * 1024 * 1024, sizeOf: completionBytes });
 }
 
 type LedgerSource<E> = { readEvents(q: { limit: number; before?: string | undefined }): Promise<E[]> };

@@ -60,6 +60,33 @@ describe('http client (undici dispatch)', () => {
     expect(seen).toEqual({ url: '/v1/chat/completions', body: '{"a":1}', type: 'application/json' });
   });
 
+  it('a long body read whole (decoded as it arrives) is the same text as the bytes decoded at once', async () => {
+    // A BOM, 2-, 3- and 4-byte characters and an invalid byte, written in odd-sized pieces so characters split.
+    const unit = Buffer.concat([Buffer.from('{"a":"héllo €uro 😀 '), Buffer.from([0xff]), Buffer.from('"}\n')]);
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), ...Array.from({ length: 40_000 }, () => unit)]);
+    expect(body.length).toBeGreaterThan(1024 * 1024);
+    const { client } = await setup((_req, res) => {
+      res.writeHead(200, { 'content-length': String(body.length) });
+      let at = 0;
+      const pump = () => {
+        while (at < body.length) {
+          const piece = body.subarray(at, at + 7_001);
+          at += piece.length;
+          if (!res.write(piece)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    const now = await client.request({ path: '/long' });
+    expect(await now.text()).toBe(body.toString('utf8'));
+    // Read late: the socket paused at the high-water mark first (resuming it before the reader was registered
+    // paused it again for good: the read hung), then the rest is decoded as it comes.
+    const late = await client.request({ path: '/long' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await late.text()).toBe(body.toString('utf8'));
+  });
+
   it('hands each chunk of a streamed body over as it arrives, not at the end', async () => {
     let finish: (() => void) | undefined;
     const { client } = await setup((_req, res) => {

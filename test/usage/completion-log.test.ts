@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CompletionLog } from '../../src/usage/completion-log.ts';
+import type { Completion } from '../../src/core/index.ts';
+import { CompletionLog, completionBytes, createCompletionLog } from '../../src/usage/completion-log.ts';
 
 const item = (id: string, route = 'default') => ({ id, route });
 
@@ -44,5 +45,42 @@ describe('CompletionLog (ring buffer)', () => {
     expect(log.list(10).items.map((x) => x.id)).toEqual(['c']);
     log.add(sized('d', 30));
     expect(log.list(10).items.map((x) => x.id)).toEqual(['d', 'c']);
+  });
+
+  it('with an item cap keeps nothing over it (add or put), and a put over it forgets the older version', () => {
+    const sized = (id: string, size: number) => ({ id, route: 'r', size });
+    const log = new CompletionLog<{ id: string; route: string; size: number }>(3, { maxBytes: 1_000, maxItemBytes: 50, sizeOf: (x) => x.size });
+    log.add(sized('a', 10));
+    log.add(sized('big', 51));
+    expect(log.get('big')).toBeUndefined();
+    log.put(sized('big', 51));
+    expect(log.get('big')).toBeUndefined();
+    log.add(sized('b', 10));
+    // The same id grown over the cap: neither version is kept, so a read falls back to the ledger, not to a stale copy.
+    log.put(sized('a', 60));
+    expect(log.get('a')).toBeUndefined();
+    expect(log.list(10)).toEqual({ items: [sized('b', 10)], hasNextPage: false });
+    // The hole it left ages out like an item: the ring still holds `capacity` slots.
+    log.add(sized('c', 10));
+    log.add(sized('d', 10));
+    expect(log.list(10).items.map((x) => x.id)).toEqual(['d', 'c', 'b']);
+    log.add(sized('e', 10));
+    expect(log.list(10).items.map((x) => x.id)).toEqual(['e', 'd', 'c']);
+    expect(log.list(1, 'd')).toEqual({ items: [sized('c', 10)], hasNextPage: false });
+  });
+
+  it("the gateway's log keeps an ordinary answer but not a 10 MB one (completion(id) then reads the ledger)", () => {
+    const completion = (id: string, content: string) =>
+      ({ id, route: 'default', message: { role: 'assistant', content, toolCalls: [] } }) as unknown as Completion;
+    const log = createCompletionLog();
+    const ordinary = completion('cmpl_ok', 'x'.repeat(100_000));
+    const huge = completion('cmpl_huge', 'x'.repeat(10_000_000));
+    expect(completionBytes(huge)).toBeGreaterThan(4 * 1024 * 1024);
+    log.add(ordinary);
+    log.add(huge);
+    log.put(huge);
+    expect(log.get('cmpl_ok')).toBe(ordinary);
+    expect(log.get('cmpl_huge')).toBeUndefined();
+    expect(log.list(10).items).toEqual([ordinary]);
   });
 });

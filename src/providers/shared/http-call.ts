@@ -1,3 +1,4 @@
+import { TextDecoder } from 'node:util';
 import type { Dispatcher } from 'undici';
 import { GatewayError } from '../../core/index.ts';
 import type { AbortState, HttpResponse } from './http-client.ts';
@@ -7,6 +8,8 @@ type MapError = (err: unknown, signal: AbortState, phase: 'connect' | 'body') =>
 
 /** Queued bytes above which a streamed body pauses the socket until the reader catches up. */
 const HIGH_WATER = 256 * 1024;
+/** Queued bytes above which a body read whole is decoded as it arrives (see Call.#fold). */
+const FOLD_BYTES = 256 * 1024;
 
 /**
  * A response body, read once: whole (`text()`) or chunk by chunk (`for await`). Breaking off a read, or
@@ -62,6 +65,9 @@ export class Call implements Dispatcher.DispatchHandler, AbortState {
   #error: unknown = undefined;
   #waiting: { resolve: (r: IteratorResult<Buffer, undefined>) => void; reject: (e: unknown) => void } | undefined;
   #wantText: { resolve: (t: string) => void; reject: (e: unknown) => void } | undefined;
+  /** A long body read whole: the text decoded so far, and the decoder holding a split character between chunks. */
+  #text = '';
+  #decoder: TextDecoder | undefined;
   readonly #onCallerAbort = () => this.#abort(new GatewayError('cancelled', `${this.#provider}: request cancelled`, { provider: this.#provider }));
 
   constructor(
@@ -145,7 +151,9 @@ export class Call implements Dispatcher.DispatchHandler, AbortState {
     }
     this.#chunks.push(chunk);
     this.#queued += chunk.length;
-    if (this.#queued > HIGH_WATER && this.#wantText === undefined) controller.pause();
+    if (this.#wantText === undefined) {
+      if (this.#queued > HIGH_WATER) controller.pause();
+    } else if (this.#queued > FOLD_BYTES) this.#fold();
   }
 
   onResponseEnd(): void {
@@ -166,7 +174,29 @@ export class Call implements Dispatcher.DispatchHandler, AbortState {
 
   // ---- the reader's side
 
+  /**
+   * Decodes the queued chunks onto the text read so far. Each chunk is a view of a socket read buffer
+   * (~64 KiB, from malloc's heap, not V8's): a 10 MB body kept whole until its end held ~160 of them,
+   * freed together afterwards, and glibc gives back only the top of its heap, so ~10 MB stayed resident per
+   * such answer (the chaos suite's upstream-faults). Decoded as they come, they die young and later reads
+   * reuse their memory. A body under FOLD_BYTES never comes here (one decode at its end, as before).
+   */
+  #fold(): void {
+    // ignoreBOM: a leading BOM is kept, as Buffer#toString keeps it.
+    this.#decoder ??= new TextDecoder('utf-8', { ignoreBOM: true });
+    for (const c of this.#chunks) this.#text += this.#decoder.decode(c, { stream: true });
+    this.#chunks = [];
+    this.#queued = 0;
+  }
+
   #drain(): string {
+    if (this.#decoder !== undefined) {
+      this.#fold();
+      const text = this.#text + this.#decoder.decode();
+      this.#text = '';
+      this.#decoder = undefined;
+      return text;
+    }
     const chunks = this.#chunks;
     this.#chunks = [];
     this.#queued = 0;
@@ -177,10 +207,14 @@ export class Call implements Dispatcher.DispatchHandler, AbortState {
     if (this.#error !== undefined) return Promise.reject(this.#mapError(this.#error, this, 'body'));
     if (this.#ended) return Promise.resolve(this.#drain());
     if (this.discarded) return Promise.reject(this.#mapError(new Error('response body was discarded'), this, 'body'));
-    this.#controller?.resume();
-    return new Promise((resolve, reject) => {
+    const text = new Promise<string>((resolve, reject) => {
       this.#wantText = { resolve, reject };
     });
+    if (this.#queued > FOLD_BYTES) this.#fold();
+    // Only now: resuming a socket paused at the high-water mark hands over what undici holds at once, and
+    // without a text reader registered that data paused the socket again, for good (the read hung).
+    this.#controller?.resume();
+    return text;
   }
 
   next(): Promise<IteratorResult<Buffer, undefined>> {
@@ -203,6 +237,8 @@ export class Call implements Dispatcher.DispatchHandler, AbortState {
     this.discarded = true;
     this.#chunks = [];
     this.#queued = 0;
+    this.#text = '';
+    this.#decoder = undefined;
     this.#cleanup();
     if (!this.#ended && this.#error === undefined) this.#controller?.abort(new Error('response body discarded'));
     const waiting = this.#waiting;
