@@ -28,15 +28,21 @@ export interface Servers {
 }
 
 /**
- * The Node flags the gateway is launched with in production: those of `npm run start:dist` (the Dockerfile's
- * CMD and bin/switchboard.js carry the same; a test holds them equal), so the benchmark runs what users run.
+ * The Node flags and the environment (`NAME=value` before `node`) the gateway is launched with in
+ * production: those of `npm run start:dist` (the Dockerfile's ENV and CMD and bin/switchboard.js carry the
+ * same; a test holds them equal), so the benchmark and the chaos suite run what users run.
  */
-function launcherNodeFlags(): string[] {
+function launcher(): { flags: string[]; env: Record<string, string> } {
   const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
   const words = (scripts['start:dist'] ?? '').split(/\s+/);
-  return words.slice(1, words.indexOf('dist/src/cli.js')).filter((w) => w.startsWith('--'));
+  const node = words.indexOf('node');
+  const env = Object.fromEntries(words.slice(0, Math.max(0, node)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  return { flags: words.slice(node + 1, words.indexOf('dist/src/cli.js')).filter((w) => w.startsWith('--')), env };
 }
-export const LAUNCHER_FLAGS = launcherNodeFlags();
+const LAUNCHER = launcher();
+export const LAUNCHER_FLAGS = LAUNCHER.flags;
+/** Environment variables of the launcher (glibc's MALLOC_MMAP_THRESHOLD_), set for the gateway and the bare proxy alike. */
+export const LAUNCHER_ENV = LAUNCHER.env;
 
 const portFromJson = (line: string): number | undefined => {
   try {
@@ -88,11 +94,12 @@ function spawnBare(mockPort: number): Promise<Running> {
   return spawnChild({
     name: 'bare-proxy',
     cwd: ROOT,
-    // The same Node flags as the gateway: the floor is a Node process configured as well as ours.
+    // The same Node flags and environment as the gateway: the floor is a Node process configured as well as ours.
     nodeArgs: LAUNCHER_FLAGS,
     script: 'bench/bare-proxy.ts',
     args: ['--upstream', `http://127.0.0.1:${mockPort}`, '--port', '0', '--connections', '1100'],
     logFile: logFile('bare-proxy'),
+    env: { ...process.env, ...LAUNCHER_ENV },
     ready: portFromJson,
   });
 }
@@ -113,7 +120,7 @@ function spawnGateway({ opts, configPath, profileDir, name = 'gateway', env = {}
     script: opts.from === 'dist' ? 'dist/src/cli.js' : 'src/cli.ts',
     args: ['start', '--config', configPath, '--host', '127.0.0.1', '--port', '0'],
     logFile: logFile(name),
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...LAUNCHER_ENV, ...env },
     ready: (line) => {
       const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
       return m ? Number(m[1]) : undefined;

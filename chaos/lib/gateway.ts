@@ -1,12 +1,12 @@
 /**
- * A real gateway process for the suite: `node <launcher flags> src/cli.ts start --config <file> --port 0`,
+ * A real gateway process for the suite: `<launcher env> node <launcher flags> src/cli.ts start --config <file> --port 0`,
  * spawned through the benchmark harness (bench/lib/procs.ts: the child guard makes it exit with us, its
  * output goes to a log file), with its error-level log lines watched and its RSS read from /proc.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProcSampler, spawnChild, stopChild, type Child } from '../../bench/lib/procs.ts';
-import { LAUNCHER_FLAGS, RESULTS, ROOT } from '../../bench/lib/servers.ts';
+import { LAUNCHER_ENV, LAUNCHER_FLAGS, RESULTS, ROOT } from '../../bench/lib/servers.ts';
 import { freePort, json, send } from './http.ts';
 import { collectGarbage, type HeapUsage } from './inspector.ts';
 import { judgeGraphQL, judgeRest, readOpenAiSse } from './shapes.ts';
@@ -57,6 +57,7 @@ export async function startGateway(name: string, config: Record<string, unknown>
     logFile: join(LOG_DIR, `${name}.log`),
     env: {
       ...process.env,
+      ...LAUNCHER_ENV,
       REDIS_URL: '',
       OTEL_EXPORTER_OTLP_ENDPOINT: '',
       OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '',

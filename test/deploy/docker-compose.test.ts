@@ -72,13 +72,21 @@ describe('docker-compose.yml', () => {
     for (const p of ['openai', 'anthropic', 'gemini', 'ollama']) expect(compose.services[`sim-${p}`].command.slice(0, 3)).toEqual(['node', 'dist/src/cli.js', 'simulate']);
   });
 
-  it('every launcher of the gateway passes the same Node flags (the benchmark reads them from start:dist)', async () => {
+  it('every launcher of the gateway passes the same Node flags and environment (the benchmark and chaos suite read them from start:dist)', async () => {
     const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     const flags = '--max-semi-space-size=16';
-    expect(pkg.scripts['start:dist']).toBe(`node ${flags} dist/src/cli.js start`);
-    expect(pkg.scripts.start).toBe(`node ${flags} src/cli.ts start`);
-    expect((await readFile(join(root, 'bin/switchboard.js'), 'utf8')).split('\n')[0]).toBe(`#!/usr/bin/env -S node ${flags}`);
-    const cmd = /^CMD (\[.*\])$/m.exec(await readFile(join(root, 'Dockerfile'), 'utf8'))![1]!;
+    const env = 'MALLOC_MMAP_THRESHOLD_=131072';
+    expect(pkg.scripts['start:dist']).toBe(`${env} node ${flags} dist/src/cli.js start`);
+    expect(pkg.scripts.start).toBe(`${env} node ${flags} src/cli.ts start`);
+    expect((await readFile(join(root, 'bin/switchboard.js'), 'utf8')).split('\n')[0]).toBe(`#!/usr/bin/env -S ${env} node ${flags}`);
+    const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
+    const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)![1]!;
     expect(JSON.parse(cmd)).toEqual(['node', ...flags.split(' '), 'dist/src/cli.js', 'start']);
+    // The image's ENV reaches every process in it (node:cluster workers too); compose and Kubernetes keep the image's command.
+    expect(dockerfile.split('\n')).toContain(`ENV ${env}`);
+    expect((await load('docker-compose.yml')).services.switchboard.command).toBeUndefined();
+    const { LAUNCHER_ENV, LAUNCHER_FLAGS } = await import('../../bench/lib/servers.ts');
+    expect(LAUNCHER_FLAGS).toEqual([flags]);
+    expect(LAUNCHER_ENV).toEqual({ MALLOC_MMAP_THRESHOLD_: '131072' });
   });
 });

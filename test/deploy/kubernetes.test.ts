@@ -71,6 +71,10 @@ describe('deploy/kubernetes', () => {
     expect(c.envFrom[0].secretRef.name).toBe(secret.metadata.name);
     const mount = c.volumeMounts.find((m: Doc) => m.name === 'config').mountPath;
     expect(c.env.find((e: Doc) => e.name === 'SWITCHBOARD_CONFIG').value).toBe(`${mount}/config.yaml`);
+    // The image's command and its ENV (Node flags, glibc's mmap threshold) stay as the Dockerfile sets them.
+    expect(c.command).toBeUndefined();
+    expect(c.args).toBeUndefined();
+    expect(c.env.map((e: Doc) => e.name)).not.toContain('MALLOC_MMAP_THRESHOLD_');
 
     const env = { ...secret.stringData } as Record<string, string>;
     const config = parseConfig(parseAllDocuments(configMap.data['config.yaml'])[0]!.toJS(), env);
