@@ -4,8 +4,6 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql/index.js';
 import { GatewayError } from '../src/core/index.ts';
 import { gatewayErrorExtensions } from './error-extensions.ts';
 
-export { attemptView, gatewayErrorExtensions, type AttemptView } from './error-extensions.ts';
-
 /** A client-input problem, as the gateway's own error type so both transports format it alike. */
 export function badUserInput(message: string, param?: string): GatewayError {
   return new GatewayError('invalid_request', message, param === undefined ? {} : { param });

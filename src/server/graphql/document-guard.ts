@@ -1,7 +1,7 @@
 // graphql-js is imported as 'graphql/index.js' throughout (the build Node and every Apollo package load): under
 // vitest a bare 'graphql' resolves to index.mjs, and schema objects from the two builds reject each other.
 import { GraphQLError } from 'graphql/index.js';
-import { gatewayErrorExtensions } from '../../../resolvers/errors.ts';
+import { gatewayErrorExtensions } from '../../../resolvers/error-extensions.ts';
 import { GatewayError } from '../../core/index.ts';
 
 /**

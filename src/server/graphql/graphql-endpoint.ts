@@ -42,8 +42,6 @@ import { reReadDefaultValues } from './enum-defaults.ts';
 import { writeErrors } from './write-errors.ts';
 import { aliasLimitRule, complexityLimitRule, depthLimitRule, mutationFieldsLimitRule } from './validation-rules.ts';
 
-export { writeErrors };
-
 export interface GraphQLLogger {
   warn(obj: unknown, msg?: string): void;
   error(obj: unknown, msg?: string): void;
