@@ -75,7 +75,7 @@ describe('docker-compose.yml', () => {
   it('every launcher of the gateway passes the same Node flags and environment (the benchmark and chaos suite read them from start:dist)', async () => {
     const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     const flags = '--max-semi-space-size=16';
-    const env = 'MALLOC_MMAP_THRESHOLD_=131072';
+    const env = 'MALLOC_MMAP_THRESHOLD_=32768';
     expect(pkg.scripts['start:dist']).toBe(`${env} node ${flags} dist/src/cli.js start`);
     expect(pkg.scripts.start).toBe(`${env} node ${flags} src/cli.ts start`);
     expect((await readFile(join(root, 'bin/switchboard.js'), 'utf8')).split('\n')[0]).toBe(`#!/usr/bin/env -S ${env} node ${flags}`);
@@ -87,6 +87,6 @@ describe('docker-compose.yml', () => {
     expect((await load('docker-compose.yml')).services.switchboard.command).toBeUndefined();
     const { LAUNCHER_ENV, LAUNCHER_FLAGS } = await import('../../bench/lib/servers.ts');
     expect(LAUNCHER_FLAGS).toEqual([flags]);
-    expect(LAUNCHER_ENV).toEqual({ MALLOC_MMAP_THRESHOLD_: '131072' });
+    expect(LAUNCHER_ENV).toEqual({ MALLOC_MMAP_THRESHOLD_: '32768' });
   });
 });
