@@ -8,6 +8,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY schema ./schema
 COPY resolvers ./resolvers
 COPY src ./src
+COPY scripts ./scripts
 RUN npm run build
 # The web console and GraphiQL, built once here: the image serves them with no network access.
 COPY console ./console
@@ -33,4 +34,4 @@ ENV HOST=0.0.0.0 PORT=4000
 HEALTHCHECK --interval=10s --timeout=2s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # V8's young generation capped at 16 MiB (Node 24 lets it grow to 64 MiB under load): less RSS, shorter
 # scavenges and more throughput (BENCHMARKS.md). The same flags as `npm run start:dist`.
-CMD ["node", "--max-semi-space-size=16", "dist/src/cli.js", "start"]
+CMD ["node", "--max-semi-space-size=16", "dist/gateway/cli.js", "start"]

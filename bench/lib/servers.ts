@@ -37,7 +37,7 @@ function launcher(): { flags: string[]; env: Record<string, string> } {
   const words = (scripts['start:dist'] ?? '').split(/\s+/);
   const node = words.indexOf('node');
   const env = Object.fromEntries(words.slice(0, Math.max(0, node)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
-  return { flags: words.slice(node + 1, words.indexOf('dist/src/cli.js')).filter((w) => w.startsWith('--')), env };
+  return { flags: words.slice(node + 1, words.indexOf('dist/gateway/cli.js')).filter((w) => w.startsWith('--')), env };
 }
 const LAUNCHER = launcher();
 export const LAUNCHER_FLAGS = LAUNCHER.flags;
@@ -117,7 +117,7 @@ function spawnGateway({ opts, configPath, profileDir, name = 'gateway', env = {}
     name,
     cwd: ROOT,
     nodeArgs: [...LAUNCHER_FLAGS, ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...opts.nodeArgs],
-    script: opts.from === 'dist' ? 'dist/src/cli.js' : 'src/cli.ts',
+    script: opts.from === 'dist' ? 'dist/gateway/cli.js' : 'src/cli.ts',
     args: ['start', '--config', configPath, '--host', '127.0.0.1', '--port', '0'],
     logFile: logFile(name),
     env: { ...process.env, ...LAUNCHER_ENV, ...env },

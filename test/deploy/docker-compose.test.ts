@@ -67,21 +67,21 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toContain('RUN npm run build');
     expect(dockerfile).toContain('COPY --from=build /app/dist ./dist');
     expect(dockerfile).toContain('COPY schema ./schema');
-    expect(dockerfile).toContain('CMD ["node", "--max-semi-space-size=16", "dist/src/cli.js", "start"]');
+    expect(dockerfile).toContain('CMD ["node", "--max-semi-space-size=16", "dist/gateway/cli.js", "start"]');
     const compose = await load('docker-compose.yml');
-    for (const p of ['openai', 'anthropic', 'gemini', 'ollama']) expect(compose.services[`sim-${p}`].command.slice(0, 3)).toEqual(['node', 'dist/src/cli.js', 'simulate']);
+    for (const p of ['openai', 'anthropic', 'gemini', 'ollama']) expect(compose.services[`sim-${p}`].command.slice(0, 3)).toEqual(['node', 'dist/gateway/cli.js', 'simulate']);
   });
 
   it('every launcher of the gateway passes the same Node flags and environment (the benchmark and chaos suite read them from start:dist)', async () => {
     const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     const flags = '--max-semi-space-size=16';
     const env = 'MALLOC_MMAP_THRESHOLD_=32768';
-    expect(pkg.scripts['start:dist']).toBe(`${env} node ${flags} dist/src/cli.js start`);
+    expect(pkg.scripts['start:dist']).toBe(`${env} node ${flags} dist/gateway/cli.js start`);
     expect(pkg.scripts.start).toBe(`${env} node ${flags} src/cli.ts start`);
     expect((await readFile(join(root, 'bin/switchboard.js'), 'utf8')).split('\n')[0]).toBe(`#!/usr/bin/env -S ${env} node ${flags}`);
     const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
     const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)![1]!;
-    expect(JSON.parse(cmd)).toEqual(['node', ...flags.split(' '), 'dist/src/cli.js', 'start']);
+    expect(JSON.parse(cmd)).toEqual(['node', ...flags.split(' '), 'dist/gateway/cli.js', 'start']);
     // The image's ENV reaches every process in it (node:cluster workers too); compose and Kubernetes keep the image's command.
     expect(dockerfile.split('\n')).toContain(`ENV ${env}`);
     expect((await load('docker-compose.yml')).services.switchboard.command).toBeUndefined();

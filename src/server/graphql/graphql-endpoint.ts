@@ -80,9 +80,9 @@ export interface GraphQLEndpoint {
   readonly documentCache: DocumentCache;
 }
 
-/** schema/ at the repository root: three levels up from source, four from a build in dist/. */
+/** schema/ at the repository root: three levels up from source, four from tsc's dist/src/, two from the bundle in dist/gateway/. */
 const SCHEMA_DIR =
-  [join(import.meta.dirname, '../../../schema'), join(import.meta.dirname, '../../../../schema')].find((d) => existsSync(join(d, 'schema.graphql'))) ??
+  ['../../../schema', '../../../../schema', '../../schema'].map((d) => join(import.meta.dirname, d)).find((d) => existsSync(join(d, 'schema.graphql'))) ??
   join(import.meta.dirname, '../../../schema');
 
 /** The SDL of schema/*.graphql, in file-name order, as one document. */

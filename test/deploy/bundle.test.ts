@@ -1,0 +1,97 @@
+/**
+ * The production build runs the bundle in dist/gateway/ (scripts/bundle.ts), not the sources the rest of
+ * the suite imports: this starts a freshly bundled gateway as a process and goes through what a bundle can
+ * break (lazily loaded chunks, files found relative to the bundle, the token-count worker entry).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '../..');
+const OUT = `dist/bundle-test-${process.pid}`;
+const dir = join(ROOT, OUT);
+
+let child: ChildProcess | undefined;
+let url = '';
+
+beforeAll(async () => {
+  execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.ts'), '--out', OUT], { cwd: ROOT, stdio: 'pipe' });
+  const env = { ...process.env };
+  for (const k of ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'SWITCHBOARD_CONFIG', 'REDIS_URL']) delete env[k];
+  child = spawn(process.execPath, ['--max-semi-space-size=16', join(dir, 'cli.js'), 'start', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  while (!/simulated providers[\s\S]*ollama/.test(out)) await once(child.stdout!, 'data');
+  url = out.match(/listening on (http:\/\/\S+)/)![1]!;
+}, 60_000);
+
+afterAll(async () => {
+  if (child && child.exitCode === null) {
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the bundled gateway (dist/gateway/)', () => {
+  it('is a flat folder of ES modules with the CLI and the token-count worker as entries', () => {
+    const files = readdirSync(dir);
+    expect(files).toContain('cli.js');
+    expect(files).toContain('token-count-worker.js');
+    expect(files.every((f) => f.endsWith('.js'))).toBe(true);
+  });
+
+  it('answers REST, a stream and GraphQL (a lazily loaded chunk reading schema/) through the official client', async () => {
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'local', maxRetries: 0 });
+    const done = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }] });
+    expect(done.choices[0]!.message.content!.length).toBeGreaterThan(0);
+    expect(done.usage!.completion_tokens).toBeGreaterThan(0);
+
+    let text = '';
+    let finish: string | null = null;
+    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }], stream: true, stream_options: { include_usage: true } });
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(text.length).toBeGreaterThan(0);
+    expect(finish).toBe('stop');
+
+    const res = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'mutation{createCompletion(input:{messages:[{role:USER,content:"hi"}]}){id message{content} usage{outputTokens}}}' }),
+    });
+    const body = (await res.json()) as { data?: { createCompletion: { id: string; usage: { outputTokens: number } } }; errors?: unknown };
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.createCompletion.id).toMatch(/^cmpl_/);
+    expect(body.data!.createCompletion.usage.outputTokens).toBeGreaterThan(0);
+  });
+
+  it("the bundle's token-count worker starts beside it and counts", async () => {
+    const stop = new SharedArrayBuffer(4);
+    const w = new Worker(join(dir, 'token-count-worker.js'), { workerData: { stop } });
+    try {
+      const messages: unknown[] = [];
+      w.on('message', (m) => messages.push(m));
+      const [ready] = (await once(w, 'message')) as [{ ready?: boolean }];
+      expect(ready.ready).toBe(true);
+      w.postMessage({ id: 1, texts: ['hello world'] });
+      const [answer] = (await once(w, 'message')) as [{ id: number; tokens: number }];
+      expect(answer).toEqual({ id: 1, tokens: 2 });
+    } finally {
+      await w.terminate();
+    }
+  }, 30_000);
+
+  it('stops on SIGTERM with exit code 0', async () => {
+    child!.kill('SIGTERM');
+    const [code] = await once(child!, 'exit');
+    expect(code).toBe(0);
+    expect(existsSync(join(dir, 'cli.js'))).toBe(true);
+  });
+});
