@@ -33,8 +33,8 @@ export function usage(scenarioNames: readonly string[]): string {
   --stream-rate R    streams started per second in the paced TTFT phase (default 20)
   --streams N        size of the concurrent-streams scenario (default 1000; --quick: 100)
   --soak S           seconds of the soak scenario (RSS slope under steady load; default 30; --quick: 2)
-  --from dist|src    run the gateway from the build (dist/, built first with npm run build: what production
-                     should run) or from the .ts sources (default: dist for full runs, src for --quick)
+  --from dist|src    run the gateway from the bundle (dist/gateway/, bundled first by scripts/bundle.ts: what
+                     production runs) or from the .ts sources (default: dist for full runs, src for --quick)
   --workers N        SWITCHBOARD_WORKERS of the scaling scenario's second gateway (default 2)
   --scenarios a,b    subset of: ${scenarioNames.join(', ')}
   --quick            smoke run of a few seconds (short streams: 8 chunks 5 ms apart)
