@@ -5,8 +5,7 @@
  *
  * Why: V8 keeps every module's source text for lazy compilation, and Node keeps a record per module. The
  * unbundled build started at ~77 MiB idle; bundled and minified, the same process starts at ~67 MiB
- * (BENCHMARKS.md, "Idle memory"). Dependencies that are loaded through `require` at run time (ioredis, pg)
- * stay in node_modules.
+ * (BENCHMARKS.md, "Idle memory"). ioredis, loaded through `require` on first use, stays in node_modules.
  *
  * The output must sit two levels below the repository root (as dist/gateway/ does): the bundle finds
  * schema/ and console/dist/ there.
