@@ -110,11 +110,8 @@ async function start(argv: string[]): Promise<void> {
     }
   }
   // Before the first request is likely: give back the young generation start-up grew (src/cli-settle-heap.ts).
-  const settleMs = settleHeap();
+  const settleMs = config.server.releaseStartupMemory ? settleHeap() : undefined;
   if (settleMs !== undefined) app.logger.debug({ pauseMs: Math.round(settleMs) }, 'heap settled after start');
-  const url = app.server.url;
-  // In a cluster the primary prints the address once every worker listens.
-  if (!isClusterWorker()) process.stdout.write(`${[`switchboard listening on ${url}`, ...describe(url, simLines())].join('\n')}\n`);
   let stopping = false;
   const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
@@ -141,6 +138,10 @@ async function start(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   installProcessGuards(process, { logger: app.logger, shutdown: (reason, code) => void stop(reason, code) });
+  // The address last: whoever waits for it may send SIGTERM at once, and it finds the handler installed.
+  const url = app.server.url;
+  // In a cluster the primary prints the address once every worker listens.
+  if (!isClusterWorker()) process.stdout.write(`${[`switchboard listening on ${url}`, ...describe(url, simLines())].join('\n')}\n`);
 }
 
 async function simulate(argv: string[]): Promise<void> {
