@@ -252,8 +252,9 @@ export const ServerConfigSchema = z.strictObject({
   /** Open connections (HTTP and WebSocket) above which new ones are closed at once. */
   maxConnections: z.number().int().positive().default(10_000),
   /**
-   * One memory-reducing GC once listening (src/cli-settle-heap.ts): idle RSS about 8 MiB lower. In the bench it
-   * also costs streams about 0.3 ms of time to first token at p50 (BENCHMARKS.md); `false` keeps that time instead.
+   * One memory-reducing GC once listening (src/cli-settle-heap.ts): idle RSS about 8 MiB lower. The process then
+   * runs in a smaller heap until load grows it: without the launchers' `--min-semi-space-size`, streams' time to
+   * first token at p50 was 0.3 ms higher under light traffic (BENCHMARKS.md). `false` skips it.
    */
   releaseStartupMemory: z.boolean().default(true),
   cors: z
