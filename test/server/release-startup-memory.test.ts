@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -26,17 +26,15 @@ async function startupLog(server: Record<string, unknown>): Promise<string> {
   let err = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));
+  const closed = once(child, 'close');
   try {
     while (!out.includes('listening on')) {
-      const exited = once(child, 'exit').then(() => {
-        throw new Error(`gateway exited: ${err}`);
-      });
-      await Promise.race([once(child.stdout, 'data'), exited]);
+      await Promise.race([once(child.stdout, 'data'), closed.then(() => Promise.reject(new Error(`gateway exited: ${err}`)))]);
     }
   } finally {
-    const closed = once(child, 'close');
     child.kill('SIGTERM');
     await closed;
+    rmSync(dir, { recursive: true, force: true });
   }
   // The log is asynchronous: all of it has been read once the process exited and its pipes closed.
   return out;
