@@ -19,6 +19,8 @@ export interface BenchOptions {
   profile: boolean;
   nodeArgs: string[];
   waitQuietS: number;
+  /** What stands in the bare proxy's place: the byte-copying proxy, or the parsing floor (bench/parsing-proxy.ts). */
+  floor: 'bytes' | 'parse';
   scenarios: string[];
 }
 
@@ -41,6 +43,8 @@ export function usage(scenarioNames: readonly string[]): string {
   --profile          start the gateway with --cpu-prof and summarize the profile (figures then carry profiler overhead)
   --node-args="..."  Node flags for the gateway process after those of \`npm run start:dist\` (e.g. --node-args="--trace-gc --max-semi-space-size=4")
   --wait-quiet S     first wait up to S seconds for other processes to use < 0.3 cores (shared machines)
+  --floor bytes|parse  the "bare proxy" column: the proxy that copies bytes (default), or the parsing floor
+                     (bench/parsing-proxy.ts: parses and re-serializes every request, answer and stream chunk)
 Results: bench/results/<time>.json and .md, and latest.json / latest.md (BENCHMARKS.md is edited by hand).
 Environment: BENCH_REDIS_URL (default redis://127.0.0.1:6379) for the Redis cache-hit scenario.`;
 }
@@ -72,6 +76,7 @@ export function parseBenchOptions(args: readonly string[], scenarioNames: readon
         profile: { type: 'boolean', default: false },
         'node-args': { type: 'string' },
         'wait-quiet': { type: 'string' },
+        floor: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -82,6 +87,8 @@ export function parseBenchOptions(args: readonly string[], scenarioNames: readon
   const quick = values.quick;
   const from = values.from ?? (quick ? 'src' : 'dist');
   if (from !== 'dist' && from !== 'src') throw new UsageError(`--from: expected dist or src, got "${from}"`);
+  const floor = values.floor ?? 'bytes';
+  if (floor !== 'bytes' && floor !== 'parse') throw new UsageError(`--floor: expected bytes or parse, got "${floor}"`);
   const scenarios = values.scenarios === undefined ? [...scenarioNames] : values.scenarios.split(',').map((x) => x.trim()).filter(Boolean);
   const unknown = scenarios.find((s) => !scenarioNames.includes(s));
   if (unknown !== undefined) throw new UsageError(`--scenarios: unknown scenario "${unknown}"`);
@@ -103,6 +110,7 @@ export function parseBenchOptions(args: readonly string[], scenarioNames: readon
     profile: values.profile,
     nodeArgs: (values['node-args'] ?? '').split(/\s+/).filter(Boolean),
     waitQuietS: positive('wait-quiet', values['wait-quiet'], 0),
+    floor,
     scenarios,
   };
 }

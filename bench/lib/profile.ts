@@ -37,6 +37,23 @@ export interface ProfileSummary {
   topAreas: Array<{ area: string; ms: number; pct: number }>;
   /** Our functions (src/, resolvers/) and the dependencies' entry points by inclusive time (self + callees). */
   topInclusive: SelfTime[];
+  /**
+   * Busy time by owner: the file of the nearest function of ours on the sample's stack (what a module of ours
+   * costs with everything it calls), or, for a stack with none of ours, the leaf's area (node:http parsing on
+   * its own, undici's socket callbacks). Socket syscalls and GC are their own owners wherever they happen: the
+   * kernel's and V8's work, which a bare proxy pays too. With `--from src` the owners are src/ files; from the
+   * bundle, its chunks.
+   */
+  byOwner: Array<{ owner: string; ms: number; pct: number }>;
+}
+
+const SOCKET_SYSCALLS = new Set(['writev', 'writeUtf8String', 'writeBuffer', 'writeString', 'writeLatin1String', 'read']);
+
+/** The owner a sample's leaf names by itself: socket syscalls and GC, whoever's frame is above them. */
+function leafOwner(fn: string): string | undefined {
+  if (SOCKET_SYSCALLS.has(fn)) return '(socket syscalls)';
+  if (fn === '(garbage collector)') return '(garbage collector)';
+  return undefined;
 }
 
 function areaOf(url: string, fn: string, root: string): string {
@@ -115,6 +132,18 @@ export function summarizeProfile(file: string, root: string, top = 25, skipMs = 
       incl.set(name, f);
     }
   }
+  const owners = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const leaf = byId.get(id)!.callFrame;
+    if (leaf.functionName === '(idle)') continue;
+    let owner = leafOwner(leaf.functionName);
+    for (let cur: number | undefined = id; cur !== undefined && owner === undefined; cur = parent.get(cur)) {
+      const { url } = byId.get(cur)!.callFrame;
+      if (url && ours(url)) owner = shortUrl(url, root);
+    }
+    owner ??= `${areaOf(leaf.url, leaf.functionName, root)} (no frame of ours on the stack)`;
+    owners.set(owner, (owners.get(owner) ?? 0) + us);
+  }
   return {
     file,
     skippedMs: skipMs,
@@ -132,6 +161,10 @@ export function summarizeProfile(file: string, root: string, top = 25, skipMs = 
       .sort((a, b) => b.us - a.us)
       .slice(0, top)
       .map((f) => ({ name: f.name, area: f.area, ms: f.us / 1000, pct: pct(f.us) })),
+    byOwner: [...owners.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([owner, us]) => ({ owner, ms: us / 1000, pct: pct(us) })),
   };
 }
 
@@ -156,6 +189,12 @@ export function profileMarkdown(s: ProfileSummary): string {
     '| Function | Inclusive ms | % of busy |',
     '|---|---:|---:|',
     ...s.topInclusive.map((f) => `| \`${f.name.replace(/\|/g, '\\|')}\` | ${f.ms.toFixed(0)} | ${f.pct.toFixed(1)} |`),
+    '',
+    'Busy time by owner: the file of the nearest function of ours on the stack, with all it calls; socket syscalls and GC apart (each sample counted once):',
+    '',
+    '| Owner | ms | % of busy |',
+    '|---|---:|---:|',
+    ...s.byOwner.map((o) => `| ${o.owner} | ${o.ms.toFixed(0)} | ${o.pct.toFixed(1)} |`),
   ];
   return lines.join('\n');
 }

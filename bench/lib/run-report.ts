@@ -77,7 +77,7 @@ export function writeReport(b: Bench, start: RunStart, profile: ProfileSummary |
     `Node ${env.node} · commit ${env.commit} · ${env.cores} cores (${env.cpu}) · run took ${wallS.toFixed(0)} s`,
     `Options: duration ${opts.durationS} s per phase, ${opts.connections} connections (saturation), ${opts.rate} req/s (latency, 1 connection), ` +
       `gateway run from ${opts.from === 'dist' ? 'the bundle (dist/gateway/)' : 'the .ts sources'}, paced streams ${opts.streamRate}/s, bursts ${opts.bursts}×${opts.burstSize}, ` +
-      `${opts.streams} concurrent streams, upstream stream ${upstreamStream}${nodeFlags.length ? `, gateway Node flags ${nodeFlags.join(' ')}` : ''}${Object.keys(LAUNCHER_ENV).length ? ` (env ${Object.entries(LAUNCHER_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})` : ''}; scenarios: ${opts.scenarios.join(', ')}`,
+      `${opts.streams} concurrent streams, upstream stream ${upstreamStream}${nodeFlags.length ? `, gateway Node flags ${nodeFlags.join(' ')}` : ''}${Object.keys(LAUNCHER_ENV).length ? ` (env ${Object.entries(LAUNCHER_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})` : ''}${opts.floor === 'parse' ? '; **bare proxy column: the parsing floor** (bench/parsing-proxy.ts)' : ''}; scenarios: ${opts.scenarios.join(', ')}`,
     `Other processes on the machine: up to ${otherMax.toFixed(2)} cores busy during a phase${busiest && otherMax > 0 ? ` (${busiest.phase})` : ''}` +
       `${Number.isFinite(stealCores) ? `; hypervisor steal ${stealCores.toFixed(2)} cores on average over the run (included in the other load)` : ''}` +
       `; 1-min load average ${start.loadAvg.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end` +

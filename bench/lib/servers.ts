@@ -90,13 +90,13 @@ function writeGatewayConfig(name: string, mockPort: number, extra?: Record<strin
   return path;
 }
 
-function spawnBare(mockPort: number): Promise<Running> {
+function spawnBare(mockPort: number, floor: BenchOptions['floor']): Promise<Running> {
   return spawnChild({
     name: 'bare-proxy',
     cwd: ROOT,
     // The same Node flags and environment as the gateway: the floor is a Node process configured as well as ours.
     nodeArgs: LAUNCHER_FLAGS,
-    script: 'bench/bare-proxy.ts',
+    script: floor === 'parse' ? 'bench/parsing-proxy.ts' : 'bench/bare-proxy.ts',
     args: ['--upstream', `http://127.0.0.1:${mockPort}`, '--port', '0', '--connections', '1100'],
     logFile: logFile('bare-proxy'),
     env: { ...process.env, ...LAUNCHER_ENV },
@@ -138,7 +138,7 @@ export async function startServers(opts: BenchOptions, stamp: string): Promise<S
     logFile: logFile('upstream-mock'),
     ready: portFromJson,
   });
-  const bare = await spawnBare(mock.port);
+  const bare = await spawnBare(mock.port, opts.floor);
   const configPath = writeGatewayConfig('gateway', mock.port);
   const profileDir = opts.profile ? join(RESULTS, `profile-${stamp}`) : undefined;
   const gatewaySpawnedAt = performance.now();
@@ -162,7 +162,7 @@ export async function freshProxies(s: Servers, opts: BenchOptions, log: (msg: st
   s.samplers.bare.stop();
   s.samplers.gateway.stop();
   await Promise.all([stopChild(s.bare), stopChild(s.gateway, 15_000)]);
-  s.bare = await spawnBare(s.mock.port);
+  s.bare = await spawnBare(s.mock.port, opts.floor);
   s.gateway = await spawnGateway({ opts, configPath: s.configPath });
   s.samplers.bare = new ProcSampler(s.bare.pid).start();
   s.samplers.gateway = new ProcSampler(s.gateway.pid).start();
