@@ -8,30 +8,10 @@
  * Prints `{"port":N}` on stdout when ready.
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { parseArgs } from 'node:util';
-import { Pool } from 'undici';
 import { serveOnLoopback } from './lib/loopback-server.ts';
+import { proxyUpstream } from './lib/proxy-upstream.ts';
 
-const { values } = parseArgs({
-  options: {
-    upstream: { type: 'string' },
-    port: { type: 'string', default: '0' },
-    connections: { type: 'string', default: '1100' },
-  },
-});
-if (!values.upstream) {
-  process.stderr.write('--upstream is required\n');
-  process.exit(2);
-}
-
-const pool = new Pool(values.upstream, {
-  connections: Number(values.connections),
-  pipelining: 1,
-  keepAliveTimeout: 60_000,
-  keepAliveMaxTimeout: 600_000,
-  headersTimeout: 0,
-  bodyTimeout: 0,
-});
+const { port, pool } = proxyUpstream();
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) are the connection's, not the message's; undici refuses some of them.
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'expect']);
@@ -69,4 +49,4 @@ function forward(req: IncomingMessage, res: ServerResponse): void {
     });
 }
 
-serveOnLoopback(Number(values.port), forward, () => pool.destroy());
+serveOnLoopback(port, forward, () => pool.destroy());

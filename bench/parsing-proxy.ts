@@ -11,31 +11,12 @@
  * `npm run bench -- --floor parse` runs it in the bare proxy's place. Prints `{"port":N}` on stdout when ready.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseArgs } from 'node:util';
 import { createParser } from 'eventsource-parser';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { serveOnLoopback } from './lib/loopback-server.ts';
+import { proxyUpstream } from './lib/proxy-upstream.ts';
 
-const { values } = parseArgs({
-  options: {
-    upstream: { type: 'string' },
-    port: { type: 'string', default: '0' },
-    connections: { type: 'string', default: '1100' },
-  },
-});
-if (!values.upstream) {
-  process.stderr.write('--upstream is required\n');
-  process.exit(2);
-}
-
-const pool = new Pool(values.upstream, {
-  connections: Number(values.connections),
-  pipelining: 1,
-  keepAliveTimeout: 60_000,
-  keepAliveMaxTimeout: 600_000,
-  headersTimeout: 0,
-  bodyTimeout: 0,
-});
+const { port, pool } = proxyUpstream();
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -103,4 +84,4 @@ function forward(req: IncomingMessage, res: ServerResponse): void {
     .catch((err: Error) => fail(res, 502, err.message));
 }
 
-serveOnLoopback(Number(values.port), forward, () => pool.destroy());
+serveOnLoopback(port, forward, () => pool.destroy());
