@@ -13,4 +13,5 @@ export * from './usage-event.ts';
 export * from './ledger-sink.ts';
 export * from './new-id.ts';
 export * from './zod-issues.ts';
+export * from './present-keys-parser.ts';
 export * from './sleep.ts';

@@ -15,6 +15,7 @@ import {
   type ToolChoice,
   type ToolMessage,
   type IssueLike,
+  presentKeysParser,
 } from '../../core/index.ts';
 import type { GatewayRequest } from '../../gateway/gateway-request.ts';
 import {
@@ -334,9 +335,11 @@ function prepareRaw(raw: unknown, known: ReadonlySet<string>): Json {
   return raw;
 }
 
+const parseMessages = presentKeysParser(MessagesBodySchema);
+
 /** A `POST /v1/messages` body → the gateway's request; every problem is an error naming the field. */
 export function parseMessagesBody(raw: unknown): { request: GatewayRequest; stream: boolean; body: MessagesBody } {
-  const parsed = MessagesBodySchema.safeParse(prepareRaw(raw, MESSAGES_FIELDS));
+  const parsed = parseMessages(prepareRaw(raw, MESSAGES_FIELDS));
   if (!parsed.success) throw invalidOf(parsed.error.issues as Issue[]);
   const body = parsed.data;
   const { task, ...constraints } = body.switchboard ?? {};

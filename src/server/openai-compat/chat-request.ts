@@ -6,6 +6,7 @@ import {
   ReasoningEffortSchema,
   invalidRequestOf,
   jsonTextExceedsDepth,
+  presentKeysParser,
   tooDeepError,
   type CacheControl,
   type ChatRequest,
@@ -149,6 +150,8 @@ export const OpenAIChatBodySchema = z.object({
 });
 
 export type OpenAIChatBody = z.infer<typeof OpenAIChatBodySchema>;
+
+const parseBody = presentKeysParser(OpenAIChatBodySchema);
 
 const KNOWN_FIELDS = new Set([...Object.keys(OpenAIChatBodySchema.shape), ...Object.keys(REFUSED)]);
 
@@ -320,7 +323,7 @@ export function parseChatBody(raw: unknown): { request: GatewayRequest; stream: 
     refuseUnknownFields(raw);
     refuseTooDeep(raw);
   }
-  const parsed = OpenAIChatBodySchema.safeParse(raw);
+  const parsed = parseBody(raw);
   if (!parsed.success) throw invalidRequestOf(parsed.error.issues);
   const body = parsed.data;
   const { options, params } = vendorParams(body);
