@@ -35,4 +35,4 @@ HEALTHCHECK --interval=10s --timeout=2s CMD node -e "fetch('http://127.0.0.1:'+p
 # V8's young generation capped at 16 MiB (Node 24 lets it grow to 64 MiB under load): less RSS, shorter
 # scavenges and more throughput; and kept at that size, so that light traffic after the GC at start does not
 # run in a shrunken one (BENCHMARKS.md). The same flags as `npm run start:dist`.
-CMD ["node", "--max-semi-space-size=16", "--min-semi-space-size=16", "dist/gateway/cli.js", "start"]
+CMD ["node", "--max-semi-space-size=16", "--min-semi-space-size=16", "--no-efficiency-mode", "dist/gateway/cli.js", "start"]
