@@ -21,6 +21,17 @@ const ROOT = join(import.meta.dirname, '..');
 const { values } = parseArgs({ options: { out: { type: 'string', default: 'dist/gateway' }, 'no-minify': { type: 'boolean', default: false } } });
 const OUT = join(ROOT, values.out);
 
+/**
+ * Packages that @apollo/server uses on every GraphQL request, swapped in the bundle for files of ours with the
+ * same API (each file says what it saves). The swap is only for their importers elsewhere; the shims themselves
+ * import the real packages. Running from src/ (tests, `npm start`) uses the packages as published.
+ */
+const SHIMS: Record<string, string> = {
+  negotiator: join(ROOT, 'src/server/graphql/bundle-shims/memo-negotiator.ts'),
+  '@apollo/utils.createhash': join(ROOT, 'src/server/graphql/bundle-shims/node-create-hash.ts'),
+};
+const shimFiles = new Set(Object.values(SHIMS));
+
 rmSync(OUT, { recursive: true, force: true });
 const t0 = performance.now();
 await build({
@@ -28,6 +39,15 @@ await build({
   platform: 'node',
   tsconfig: join(ROOT, 'tsconfig.json'),
   logLevel: 'warn',
+  plugins: [
+    {
+      name: 'switchboard-shims',
+      resolveId(source, importer) {
+        const shim = SHIMS[source];
+        return shim === undefined || importer === undefined || shimFiles.has(importer) ? null : shim;
+      },
+    },
+  ],
   output: {
     dir: OUT,
     format: 'esm',

@@ -70,6 +70,23 @@ describe('the bundled gateway (dist/gateway/)', () => {
     expect(body.errors).toBeUndefined();
     expect(body.data!.createCompletion.id).toMatch(/^cmpl_/);
     expect(body.data!.createCompletion.usage.outputTokens).toBeGreaterThan(0);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it("runs Apollo with the bundle's shims (negotiator, the query hash) as the sources run it", async () => {
+    const post = (headers: Record<string, string>) =>
+      fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query: '{ providers { id } }' }) });
+    for (let i = 0; i < 2; i++) {
+      const asked = await post({ accept: 'application/graphql-response+json, application/json;q=0.9' });
+      expect(asked.headers.get('content-type')).toMatch(/^application\/graphql-response\+json/);
+      expect(((await asked.json()) as { errors?: unknown }).errors).toBeUndefined();
+      expect((await post({})).headers.get('content-type')).toMatch(/^application\/json/);
+      expect((await post({ accept: 'text/csv' })).status).toBe(406);
+    }
+    const traced = (await (await post({ 'apollo-federation-include-trace': 'ftv1' })).json()) as { extensions?: { ftv1?: unknown } };
+    expect(typeof traced.extensions?.ftv1).toBe('string');
+    const plain = (await (await post({})).json()) as { extensions?: { ftv1?: unknown } };
+    expect(plain.extensions?.ftv1).toBeUndefined();
   });
 
   it("the bundle's token-count worker starts beside it and counts", async () => {

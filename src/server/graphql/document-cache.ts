@@ -46,9 +46,12 @@ export function createDocumentCache(opts: DocumentCacheOptions): DocumentCache {
   // A Map iterates in insertion order: re-inserting on every hit keeps the least recently used first.
   const entries = new Map<string, { document: DocumentNode; bytes: number }>();
   let total = 0;
+  // The most recently used key: a hit on it (a client repeating its query) leaves the order as it is.
+  let newest: string | undefined;
   const remove = (key: string): boolean => {
     const e = entries.get(key);
     if (!e) return false;
+    if (key === newest) newest = undefined;
     entries.delete(key);
     total -= e.bytes;
     return true;
@@ -57,8 +60,11 @@ export function createDocumentCache(opts: DocumentCacheOptions): DocumentCache {
     get(key) {
       const e = entries.get(key);
       if (!e) return undefined;
-      entries.delete(key);
-      entries.set(key, e);
+      if (key !== newest) {
+        entries.delete(key);
+        entries.set(key, e);
+        newest = key;
+      }
       return e.document;
     },
     set(key, document) {
@@ -70,6 +76,7 @@ export function createDocumentCache(opts: DocumentCacheOptions): DocumentCache {
         remove(oldest);
       }
       entries.set(key, { document, bytes });
+      newest = key;
       total += bytes;
     },
     delete: remove,
