@@ -49,9 +49,12 @@ export function estimateCostUsd(chat: ChatRequest, price: PriceTable, defaultMax
 }
 
 /** OpenAI-style `x-ratelimit-*` headers from the tightest request and token rules of a request. */
+const RATE_LIMIT_UNITS = [['rpm', 'requests'], ['tpm', 'tokens']] as const;
+
 export function rateLimitHeaders(states: readonly LimitState[]): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [suffix, unit] of [['rpm', 'requests'], ['tpm', 'tokens']] as const) {
+  if (states.length === 0) return headers;
+  for (const [suffix, unit] of RATE_LIMIT_UNITS) {
     const tightest = states.filter((s) => s.key.endsWith(`:${suffix}`)).sort((a, b) => a.remaining - b.remaining)[0];
     if (!tightest) continue;
     headers[`x-ratelimit-limit-${unit}`] = String(tightest.limit);

@@ -61,11 +61,15 @@ export interface StateOptions {
  * attempt and waits (backoff, retry-after) within the request's deadline; it performs no I/O itself.
  * With breakers, a target is only called after `acquire` allowed it, and every such call is reported.
  */
+/** A target to call next, after waiting `waitedMs` (0: at once). */
+type Pick = { target: Target; waitedMs: number };
+
 export class AttemptState {
   readonly attempts: AttemptRecord[] = [];
-  private readonly skipped = new Set<string>();
-  private readonly notBefore = new Map<string, number>();
-  private triedThisRound = new Set<string>();
+  // Made on first use: most requests succeed at their first attempt and never need them.
+  private skipped: Set<string> | undefined;
+  private notBefore: Map<string, number> | undefined;
+  private triedThisRound: Set<string> | undefined;
   private minContext = 0;
   private round = 0;
   private readonly deadline: number;
@@ -86,31 +90,58 @@ export class AttemptState {
   }
 
   private eligible(t: Target): boolean {
-    return !this.skipped.has(targetKey(t)) && t.contextWindow > this.minContext;
+    return t.contextWindow > this.minContext && !(this.skipped?.has(targetKey(t)) ?? false);
   }
 
-  /** The next target and how long to wait before calling it, or undefined when nothing is left. */
-  async next(): Promise<{ target: Target; waitedMs: number } | undefined> {
+  /**
+   * The next target and how long to wait before calling it, or undefined when nothing is left. A plain
+   * value when it is known at once (a request's first attempt, with a breaker that answers synchronously),
+   * so that the common case runs no async function; a promise otherwise. Callers await it either way.
+   */
+  next(): Pick | undefined | Promise<Pick | undefined> {
+    if (this.skipped !== undefined || this.notBefore !== undefined || this.triedThisRound !== undefined) return this.nextAfterFailures();
+    if (this.attempts.length >= this.opts.maxAttempts || this.deps.now() >= this.deadline) return undefined;
+    // Nothing has failed yet: the first candidate whose window is large enough, at once.
+    const first = this.plan.candidates.find((t) => t.contextWindow > this.minContext);
+    if (!first || !this.deps.breakers) return first && { target: first, waitedMs: 0 };
+    const key = targetKey(first);
+    const allowed = this.deps.breakers.acquire(key, this.deps.now());
+    if (allowed === true) return { target: first, waitedMs: 0 };
+    return this.afterRefusal(first, key, allowed);
+  }
+
+  /** The first pick's breaker refused it (or answers later): skip it when refused, and pick again. */
+  private async afterRefusal(target: Target, key: string, allowed: boolean | Promise<boolean>): Promise<Pick | undefined> {
+    if (await allowed) return { target, waitedMs: 0 };
+    this.refused(target, key);
+    return this.nextAfterFailures();
+  }
+
+  private refused(target: Target, key: string): void {
+    // Opened since planning (another request's failures), or its half-open probe slot is taken.
+    (this.skipped ??= new Set()).add(key);
+    this.lastError ??= new GatewayError('unavailable', `${key}: circuit open`, { provider: target.provider });
+  }
+
+  private async nextAfterFailures(): Promise<Pick | undefined> {
     for (;;) {
       const pick = await this.pick();
       if (!pick || !this.deps.breakers) return pick;
       const key = targetKey(pick.target);
       if (await this.deps.breakers.acquire(key, this.deps.now())) return pick;
-      // Opened since planning (another request's failures), or its half-open probe slot is taken.
-      this.skipped.add(key);
-      this.lastError ??= new GatewayError('unavailable', `${key}: circuit open`, { provider: pick.target.provider });
+      this.refused(pick.target, key);
     }
   }
 
-  private async pick(): Promise<{ target: Target; waitedMs: number } | undefined> {
+  private async pick(): Promise<Pick | undefined> {
     if (this.attempts.length >= this.opts.maxAttempts) return undefined;
     const now = this.deps.now();
     // An attempt that ran into the deadline is not followed by another with no time left.
     if (now >= this.deadline) return undefined;
     const left = this.plan.candidates.filter((t) => this.eligible(t));
     if (left.length === 0) return undefined;
-    const notBefore = (t: Target) => this.notBefore.get(targetKey(t)) ?? 0;
-    const tried = (t: Target) => this.triedThisRound.has(targetKey(t));
+    const notBefore = (t: Target) => this.notBefore?.get(targetKey(t)) ?? 0;
+    const tried = (t: Target) => this.triedThisRound?.has(targetKey(t)) ?? false;
     const ready = left.find((t) => !tried(t) && notBefore(t) <= now);
     if (ready) return { target: ready, waitedMs: 0 };
     // Nothing is ready: a target not tried this round becomes ready when its retry-after ends; one tried
@@ -147,7 +178,7 @@ export class AttemptState {
     });
     this.lastError = err;
     const key = targetKey(target);
-    this.triedThisRound.add(key);
+    (this.triedThisRound ??= new Set()).add(key);
     if (this.deps.breakers && extra.validationError === undefined) {
       const outcome = breakerOutcomeOf(err.kind);
       void this.deps.breakers.report(key, outcome, this.deps.now(), {
@@ -162,10 +193,10 @@ export class AttemptState {
       case 'next':
       case 'next-after':
         // A retry-after is honoured whatever the kind (an overloaded 503/529 may send one too).
-        if (err.retryAfterMs !== undefined) this.notBefore.set(key, this.deps.now() + err.retryAfterMs);
+        if (err.retryAfterMs !== undefined) (this.notBefore ??= new Map()).set(key, this.deps.now() + err.retryAfterMs);
         return true;
       case 'skip':
-        this.skipped.add(key);
+        (this.skipped ??= new Set()).add(key);
         return true;
       case 'larger-window':
         this.minContext = Math.max(this.minContext, target.contextWindow);
@@ -178,7 +209,7 @@ export class AttemptState {
     this.report(target, 'success', latencyMs);
     const message = kind === 'content_filter' ? `${target.provider}: answer blocked by the content filter` : `answer rejected: ${reason}`;
     this.fail(target, new GatewayError(kind, message, { provider: target.provider }), latencyMs, waitedMs, { ...extra, validationError: reason });
-    this.skipped.add(targetKey(target));
+    (this.skipped ??= new Set()).add(targetKey(target));
   }
 
   succeed(target: Target, latencyMs: number, waitedMs: number, extra: Partial<AttemptRecord> = {}, sampleMs = latencyMs): void {

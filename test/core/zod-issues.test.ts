@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { formatPath, GatewayError, invalidRequestOf, issueProblems, newId } from '../../src/core/index.ts';
+import { formatPath, GatewayError, invalidRequestOf, issueProblems, newId, randomHex } from '../../src/core/index.ts';
 
 const Body = z.strictObject({ model: z.string(), input: z.union([z.string(), z.array(z.string())]), dimensions: z.number().int().optional() });
 const issuesOf = (value: unknown) => {
@@ -35,5 +35,13 @@ describe('ids', () => {
     const a = newId('cmpl');
     expect(a).toMatch(/^cmpl_[0-9a-f]{32}$/);
     expect(newId('cmpl')).not.toBe(a);
+  });
+
+  it('stays unique and well formed across many refills of the random block', () => {
+    // 256 ids use up one 4 KiB block; 2,000 cross it several times, also at the boundary.
+    const ids = Array.from({ length: 2000 }, () => newId('req'));
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(randomHex()).toMatch(/^[0-9a-f]{32}$/);
   });
 });

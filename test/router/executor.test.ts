@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError, RoutingError, type ErrorKind } from '../../src/core/index.ts';
 import { createExecutor, type ExecuteOptions } from '../../src/router/executor.ts';
+import type { BreakerState } from '../../src/router/circuit-breaker.ts';
 import type { RoutePlan, Target } from '../../src/router/route-plan.ts';
 import { createFakeClock, type FakeClock } from '../helpers/fake-clock.ts';
 
@@ -410,5 +411,62 @@ describe('executor.run: cancellation', () => {
     expect(err.kind).toBe('cancelled');
     expect(calls).toHaveLength(1);
     expect(clock.sleeps).toHaveLength(1);
+  });
+});
+
+describe('executor.run: breakers on the first pick', () => {
+  // A breaker that refuses the listed keys and counts what it was asked, answering synchronously or later.
+  function breakers(refuse: Set<string>, async: boolean) {
+    const asked: string[] = [];
+    const reported: string[] = [];
+    const state: BreakerState = {
+      peek: () => ({ state: 'closed', calls: 0, failures: 0 }),
+      acquire: (key) => {
+        asked.push(key);
+        const ok = !refuse.has(key);
+        return async ? Promise.resolve(ok) : ok;
+      },
+      report: (key, outcome) => {
+        reported.push(`${key}:${outcome}`);
+      },
+    };
+    return { state, asked, reported };
+  }
+
+  for (const async of [false, true]) {
+    it(`a refused first target is skipped for the next, each asked once (${async ? 'async' : 'sync'} breaker)`, async () => {
+      const clock = createFakeClock(1_000_000);
+      const b = breakers(new Set(['a/a-model']), async);
+      const executor = createExecutor({ now: clock.now, sleep: clock.sleep, random: () => 0.5, breakers: b.state });
+      const { call, calls } = scripted(clock, { a: [{ value: 'no' }], b: [{ value: 'from b' }] });
+      const res = await executor.run(planOf(target('a'), target('b')), call, OPTS);
+      expect(res.value).toBe('from b');
+      expect(calls.map((c) => c.provider)).toEqual(['b']);
+      expect(b.asked).toEqual(['a/a-model', 'b/b-model']);
+      expect(b.reported).toEqual(['b/b-model:success']);
+    });
+
+    it(`an allowed first target is asked once and called (${async ? 'async' : 'sync'} breaker)`, async () => {
+      const clock = createFakeClock(1_000_000);
+      const b = breakers(new Set(), async);
+      const executor = createExecutor({ now: clock.now, sleep: clock.sleep, random: () => 0.5, breakers: b.state });
+      const { call, calls } = scripted(clock, { a: [{ value: 'from a' }] });
+      const res = await executor.run(planOf(target('a'), target('b')), call, OPTS);
+      expect(res.value).toBe('from a');
+      expect(calls.map((c) => c.provider)).toEqual(['a']);
+      expect(b.asked).toEqual(['a/a-model']);
+    });
+  }
+
+  it('every target refused: unavailable naming the open circuit, nothing called', async () => {
+    const clock = createFakeClock(1_000_000);
+    const b = breakers(new Set(['a/a-model', 'b/b-model']), false);
+    const executor = createExecutor({ now: clock.now, sleep: clock.sleep, random: () => 0.5, breakers: b.state });
+    const { call, calls } = scripted(clock, { a: [{ value: 'no' }], b: [{ value: 'no' }] });
+    const err = await rejection(executor.run(planOf(target('a'), target('b')), call, OPTS));
+    expect(err.kind).toBe('unavailable');
+    expect(err.message).toMatch(/a\/a-model: circuit open/);
+    expect(calls).toHaveLength(0);
+    expect(b.asked).toEqual(['a/a-model', 'b/b-model']);
   });
 });

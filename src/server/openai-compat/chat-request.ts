@@ -18,7 +18,7 @@ import {
 } from '../../core/index.ts';
 import type { GatewayRequest } from '../../gateway/gateway-request.ts';
 import type { ProtocolParam } from '../../gateway/protocol-params.ts';
-import { mapPassedParams, mergeInto, PASSED, REFUSED, type ProviderOptions } from './openai-params.ts';
+import { mapPassedParams, mergeInto, PASSED_NAMES, REFUSED, type ProviderOptions } from './openai-params.ts';
 import { SwitchboardSchema } from './switchboard-extension.ts';
 
 /**
@@ -269,7 +269,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typ
  * idempotency hashes, the adapters' serializers).
  */
 function refuseTooDeep(raw: Record<string, unknown>): void {
-  for (const k of Object.keys(PASSED)) assertJsonDepth(raw[k], k);
+  for (const k of PASSED_NAMES) assertJsonDepth(raw[k], k);
   if (isRecord(raw.switchboard)) assertJsonDepth(raw.switchboard.providerOptions, 'switchboard.providerOptions');
   if (Array.isArray(raw.tools)) {
     raw.tools.forEach((t: unknown, i) => {
@@ -318,6 +318,8 @@ function toolOf(t: NonNullable<OpenAIChatBody['tools']>[number]): ToolDefinition
 }
 
 /** Parses and normalizes a request body; every problem is an invalid_request or unsupported_feature naming the field. */
+type SwitchboardBody = NonNullable<OpenAIChatBody['switchboard']>;
+
 export function parseChatBody(raw: unknown): { request: GatewayRequest; stream: boolean; includeUsage: boolean; body: OpenAIChatBody } {
   if (isRecord(raw)) {
     refuseUnknownFields(raw);
@@ -365,14 +367,21 @@ export function parseChatBody(raw: unknown): { request: GatewayRequest; stream: 
     if (!checked.success) throw invalidRequestOf(checked.error.issues);
     checkedChat = checked.data;
   }
-  const { task, providerOptions: _options, ...constraints } = body.switchboard ?? {};
+  // Rest destructuring is a runtime call in V8: only for a body that has a switchboard object.
+  let task: SwitchboardBody['task'];
+  let constraints: Omit<SwitchboardBody, 'task' | 'providerOptions'> | undefined;
+  if (body.switchboard !== undefined) {
+    const { task: named, providerOptions: _options, ...rest } = body.switchboard;
+    task = named;
+    constraints = rest;
+  }
   return {
     request: {
       chat: checkedChat,
       model: body.route === undefined ? body.model : undefined,
       route: body.route,
       ...(task !== undefined && { task }),
-      ...(Object.keys(constraints).length > 0 && { constraints }),
+      ...(constraints !== undefined && Object.keys(constraints).length > 0 && { constraints }),
       ...(params.length > 0 && { protocolParams: params }),
     },
     stream: body.stream === true,

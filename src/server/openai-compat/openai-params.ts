@@ -79,6 +79,9 @@ export const PASSED: Readonly<Record<string, PassedRule>> = {
   prompt_cache_retention: { honouredBy: () => undefined },
 };
 
+/** PASSED's names, listed once: every request reads them. */
+export const PASSED_NAMES: readonly string[] = Object.keys(PASSED);
+
 /** Why each parameter no target can honour through the gateway is refused; undefined for a value that asks for nothing. */
 export const REFUSED: Readonly<Record<string, (v: unknown) => string | undefined>> = {
   n: (v) => (v === 1 ? undefined : 'only n=1 is supported'),
@@ -107,7 +110,7 @@ export function mergeInto(base: Json, over: Json): Json {
 export function mapPassedParams(body: Json, ctx: ParamContext): MappedParams {
   const options: ProviderOptions = {};
   const params: ProtocolParam[] = [];
-  for (const name of Object.keys(PASSED)) {
+  for (const name of PASSED_NAMES) {
     const value = body[name];
     if (value == null) continue;
     const rule = PASSED[name]!;

@@ -25,8 +25,12 @@ export interface RestContext {
 }
 
 export function attemptsHeader(attempts: readonly AttemptRecord[]): string {
-  return attempts.map((a) => `${a.provider}/${a.model};status=${a.status === 'ok' ? 'ok' : a.errorKind};ms=${Math.round(a.latencyMs)}`).join(', ');
+  // Most requests make one attempt: no array and join for them.
+  if (attempts.length === 1) return attemptLog(attempts[0]!);
+  return attempts.map(attemptLog).join(', ');
 }
+
+const attemptLog = (a: AttemptRecord): string => `${a.provider}/${a.model};status=${a.status === 'ok' ? 'ok' : a.errorKind};ms=${Math.round(a.latencyMs)}`;
 
 /**
  * A completion's response headers as a flat [name, value, …] list (what `writeHead` takes fastest), with the
@@ -46,7 +50,7 @@ export function completionHeaders(c: Completion, requestId: string, meta: Reques
   ];
   // A cache hit's cost header comes from the store's findings (below), never twice.
   if (c.costUsd !== null && !servedFromCache(meta)) h.push('x-switchboard-cost-usd', String(c.costUsd));
-  for (const [k, v] of Object.entries(storeHeaders(meta))) h.push(k, v);
+  pushStoreHeaders(h, meta);
   return h;
 }
 
@@ -102,6 +106,15 @@ export function storeHeaders(meta: RequestFindings): Record<string, string> {
     ...(servedFromCache(meta) && { 'x-switchboard-cost-usd': '0' }),
     ...rateLimitHeaders(meta.rateLimits ?? []),
   };
+}
+
+/** storeHeaders onto a flat header list; the common findings (a cache miss or bypass, no limits) without an object between. */
+function pushStoreHeaders(h: string[], meta: RequestFindings): void {
+  if (!meta.idempotentReplay && (meta.rateLimits === undefined || meta.rateLimits.length === 0) && !servedFromCache(meta)) {
+    if (meta.cacheStatus !== undefined) h.push(CACHE_HEADER, meta.cacheStatus);
+    return;
+  }
+  for (const [k, v] of Object.entries(storeHeaders(meta))) h.push(k, v);
 }
 
 export function setHeaders(res: ServerResponse, headers: Record<string, string>): void {
@@ -200,7 +213,7 @@ export async function chatCompletions(ctx: RestContext, raw: unknown, gateway: G
       const dropped = droppedFor(request, services.catalog, started.provider);
       if (dropped) h.push(DROPPED_HEADER, dropped);
     }
-    for (const [k, v] of Object.entries(storeHeaders(meta))) h.push(k, v);
+    pushStoreHeaders(h, meta);
     if (attempts !== undefined) h.push('x-switchboard-attempts', String(attempts));
     res.writeHead(200, h);
     return enc.role();
