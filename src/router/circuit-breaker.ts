@@ -148,13 +148,13 @@ export function createInMemoryBreakerState(config: BreakerConfig): BreakerState 
       const c = circuits.get(key);
       if (!c) return { state: 'closed', calls: 0, failures: 0 };
       settle(c, now);
-      const totals = c.state === 'closed' ? windowTotals(c, now) : { calls: 0, failures: 0 };
-      return {
-        state: c.state,
-        ...(c.state === 'open' && { openUntil: c.openUntil }),
-        ...(c.state !== 'closed' && { reason: c.reason }),
-        ...totals,
-      };
+      // Literals rather than spreads: every request peeks each of its targets when planning and when recording.
+      if (c.state === 'closed') {
+        const { calls, failures } = windowTotals(c, now);
+        return { state: 'closed', calls, failures };
+      }
+      if (c.state === 'open') return { state: 'open', openUntil: c.openUntil, reason: c.reason, calls: 0, failures: 0 };
+      return { state: 'half-open', reason: c.reason, calls: 0, failures: 0 };
     },
 
     acquire(key, now) {

@@ -218,8 +218,9 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
 
   /** API requests run inside their server span, whose trace id is sent as `x-trace-id` before any other header. */
   function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!deps.tracer) return handle(req, res);
     const route = tracedRoute(req.url);
-    if (!deps.tracer || !route) return handle(req, res);
+    if (!route) return handle(req, res);
     return withServerSpan(deps.tracer, { method: req.method ?? 'GET', route, headers: req.headers }, async (span) => {
       const traceId = currentTraceId();
       if (traceId) res.setHeader('x-trace-id', traceId);

@@ -60,6 +60,24 @@ describe('presentKeysParser', () => {
     }
   });
 
+  for (const width of [45, 60]) {
+    it(`a shape of ${width} optional keys (${width > 53 ? 'key sets as strings' : 'key sets as numbers, past 30 bits'}): every subset parses as the whole schema`, () => {
+      const wide = z.object(Object.fromEntries(Array.from({ length: width }, (_, i) => [`k${i}`, z.number().optional()])));
+      const p = presentKeysParser(wide);
+      // Single keys on either side of bit 30 and of bit 53, pairs, and a key that is not in the shape.
+      const subsets = [[0], [29], [30], [31], [44], [0, 30], [29, 44], [5, 35, 40], Array.from({ length: width }, (_, i) => i)];
+      if (width > 53) subsets.push([53], [59], [52, 53]);
+      for (const keys of subsets) {
+        const raw = Object.fromEntries(keys.map((i) => [`k${i}`, i]));
+        expect(p(raw).data).toEqual(raw);
+        expect(p({ ...raw, extra: 1 }).data).toEqual(raw);
+        // A wrong value is caught whichever shape was picked: the shape kept the key.
+        const bad = { ...raw, [`k${keys[0]}`]: 'x' };
+        expect(p(bad).error!.issues.map((i) => i.path)).toEqual([[`k${keys[0]}`]]);
+      }
+    });
+  }
+
   it('parses a Chat Completions body as the whole schema does', () => {
     const body = {
       model: 'default',
