@@ -32,9 +32,10 @@ USER node
 EXPOSE 4000
 ENV HOST=0.0.0.0 PORT=4000
 HEALTHCHECK --interval=10s --timeout=2s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# V8's young generation capped at 16 MiB (Node 24 lets it grow to 64 MiB under load): less RSS, shorter
-# scavenges and more throughput; and kept at that size, so that light traffic after the GC at start does not
-# run in a shrunken one (BENCHMARKS.md). V8's efficiency mode off: in it a function waits for 15,000 calls before
-# TurboFan optimizes it, so a fresh gateway would serve its first tens of thousands of requests on slower code.
-# The same flags as `npm run start:dist`.
-CMD ["node", "--max-semi-space-size=16", "--min-semi-space-size=16", "--no-efficiency-mode", "dist/gateway/cli.js", "start"]
+# V8's young generation fixed at two 8 MiB semi-spaces (Node 24 lets it grow to 64 MiB under load): less RSS and
+# shorter scavenges, and light traffic after the GC at start does not run in a shrunken one. The old generation
+# collected when it reaches 1.5 times what the last full GC left live: on a host without a memory limit V8 would
+# let it reach 4 times (README, Node flags). V8's efficiency mode off: in it a function waits for 15,000 calls
+# before TurboFan optimizes it, so a fresh gateway would serve its first tens of thousands of requests on slower
+# code. The same flags as `npm run start:dist`.
+CMD ["node", "--max-semi-space-size=8", "--min-semi-space-size=8", "--heap-growing-percent=50", "--no-efficiency-mode", "dist/gateway/cli.js", "start"]

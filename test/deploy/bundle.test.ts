@@ -22,7 +22,7 @@ beforeAll(async () => {
   execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.ts'), '--out', OUT], { cwd: ROOT, stdio: 'pipe' });
   const env = { ...process.env };
   for (const k of ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'SWITCHBOARD_CONFIG', 'REDIS_URL']) delete env[k];
-  child = spawn(process.execPath, ['--max-semi-space-size=16', '--min-semi-space-size=16', '--no-efficiency-mode', join(dir, 'cli.js'), 'start', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  child = spawn(process.execPath, ['--max-semi-space-size=8', '--min-semi-space-size=8', '--heap-growing-percent=50', '--no-efficiency-mode', join(dir, 'cli.js'), 'start', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   while (!/simulated providers[\s\S]*ollama/.test(out)) await once(child.stdout!, 'data');

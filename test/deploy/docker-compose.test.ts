@@ -67,14 +67,14 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toContain('RUN npm run build');
     expect(dockerfile).toContain('COPY --from=build /app/dist ./dist');
     expect(dockerfile).toContain('COPY schema ./schema');
-    expect(dockerfile).toContain('CMD ["node", "--max-semi-space-size=16", "--min-semi-space-size=16", "--no-efficiency-mode", "dist/gateway/cli.js", "start"]');
+    expect(dockerfile).toContain('CMD ["node", "--max-semi-space-size=8", "--min-semi-space-size=8", "--heap-growing-percent=50", "--no-efficiency-mode", "dist/gateway/cli.js", "start"]');
     const compose = await load('docker-compose.yml');
     for (const p of ['openai', 'anthropic', 'gemini', 'ollama']) expect(compose.services[`sim-${p}`].command.slice(0, 3)).toEqual(['node', 'dist/gateway/cli.js', 'simulate']);
   });
 
   it('every launcher of the gateway passes the same Node flags and environment (the benchmark and chaos suite read them from start:dist)', async () => {
     const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    const flags = '--max-semi-space-size=16 --min-semi-space-size=16 --no-efficiency-mode';
+    const flags = '--max-semi-space-size=8 --min-semi-space-size=8 --heap-growing-percent=50 --no-efficiency-mode';
     const env = 'MALLOC_MMAP_THRESHOLD_=32768';
     expect(pkg.scripts['start:dist']).toBe(`${env} node ${flags} dist/gateway/cli.js start`);
     expect(pkg.scripts.start).toBe(`${env} node ${flags} src/cli.ts start`);
