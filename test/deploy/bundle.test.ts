@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import OpenAI from 'openai';
@@ -14,6 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const ROOT = join(import.meta.dirname, '../..');
 const OUT = `dist/bundle-test-${process.pid}`;
 const dir = join(ROOT, OUT);
+/** The Node flags of `npm run start:dist`, which every launcher passes (test/deploy/docker-compose.test.ts holds them equal). */
+const LAUNCH_FLAGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start:dist']!
+  .split(/\s+/)
+  .filter((w) => w.startsWith('--'));
 
 let child: ChildProcess | undefined;
 let url = '';
@@ -22,7 +26,7 @@ beforeAll(async () => {
   execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.ts'), '--out', OUT], { cwd: ROOT, stdio: 'pipe' });
   const env = { ...process.env };
   for (const k of ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'SWITCHBOARD_CONFIG', 'REDIS_URL']) delete env[k];
-  child = spawn(process.execPath, ['--max-semi-space-size=8', '--min-semi-space-size=8', '--heap-growing-percent=50', '--no-efficiency-mode', join(dir, 'cli.js'), 'start', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  child = spawn(process.execPath, [...LAUNCH_FLAGS, join(dir, 'cli.js'), 'start', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   while (!/simulated providers[\s\S]*ollama/.test(out)) await once(child.stdout!, 'data');
