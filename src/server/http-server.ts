@@ -90,6 +90,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
         return;
       }
       chunks.push(c);
+      // The declared length is all there will be: no need to wait for the parser's end of message and
+      // the tick that emits 'end' (on a cold CPU, a visible share of a small request).
+      if (size === declared) onEnd();
     };
     const onEnd = () => {
       cleanup();

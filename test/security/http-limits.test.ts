@@ -132,6 +132,23 @@ describe('HTTP server timeouts and connection cap', () => {
 });
 
 describe('oversized chunked bodies', () => {
+  it('reads a body that arrives in pieces (split inside a UTF-8 character), and the connection serves the next request', async () => {
+    const p = await probe();
+    const body = Buffer.from(JSON.stringify({ model: 'default', messages: [{ role: 'user', content: 'héllo wörld' }] }));
+    const head = (n: number) => `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${n}\r\n\r\n`;
+    const cut = body.indexOf(0xc3) + 1; // between the two bytes of "é"
+    p.socket.write(head(body.length));
+    p.socket.write(body.subarray(0, cut));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(p.received()).toBe(''); // nothing answered before the declared length arrived
+    p.socket.write(body.subarray(cut));
+    await expect.poll(() => p.received().match(/HTTP\/1\.1 200/g)?.length ?? 0, { timeout: CAP_MS }).toBe(1);
+    p.socket.write(head(body.length) + body.toString('latin1'), 'latin1');
+    await expect.poll(() => p.received().match(/HTTP\/1\.1 200/g)?.length ?? 0, { timeout: CAP_MS }).toBe(2);
+    expect(p.received()).not.toContain('invalid_request');
+    p.socket.destroy();
+  });
+
   it('a 5 MiB chunked body to /v1 gets a 413 the client can read, not a connection reset', async () => {
     const res = await postChunked(port, '/v1/chat/completions', 5 * 1024 * 1024);
     expect(res.status).toBe(413);
