@@ -12,7 +12,7 @@
  * at the end, also on error or a signal.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseBenchOptions, usage, UsageError, type BenchOptions } from './lib/options.ts';
 import { guardSummary } from './lib/guard.ts';
@@ -22,6 +22,7 @@ import { killAllNow, otherLoad, stopAll, stopChild } from './lib/procs.ts';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.ts';
 import type { ResourceRow } from './lib/report.ts';
 import { runStart, writeReport } from './lib/run-report.ts';
+import { clearStageFiles, stageReport } from './lib/stage-report.ts';
 import { RESULTS, ROOT, startServers } from './lib/servers.ts';
 import { sleep } from './lib/stats.ts';
 import { SCENARIOS } from './scenarios/index.ts';
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
     execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.ts')], { cwd: ROOT, stdio: 'inherit', timeout: 300_000 });
   }
   mkdirSync(RESULTS, { recursive: true });
+  if (opts.stages) clearStageFiles(RESULTS);
   const s = await startServers(opts, start.stamp);
   log(`  mock :${s.mock.port} (pid ${s.mock.pid})  bare proxy :${s.bare.port} (pid ${s.bare.pid})  gateway :${s.gateway.port} (pid ${s.gateway.pid})${opts.profile ? '  [--cpu-prof]' : ''}`);
   const b: Bench = { opts, log, servers: s, rows: [], resources: [], raw: {} };
@@ -130,6 +132,11 @@ async function main(): Promise<void> {
   const { md, files } = writeReport(b, start, profile);
   process.stdout.write(`\n${md}\n`);
   process.stdout.write(`\n${guardSummary(b.rows)}\n\n`);
+  if (opts.stages) {
+    const stages = stageReport(RESULTS, ['bare-proxy', 'gateway']);
+    writeFileSync(join(RESULTS, `${start.stamp}-stages.md`), `${stages}\n`);
+    process.stdout.write(`${stages}\n\n`);
+  }
   log(`wrote ${files.join(', ')} (${((Date.now() - start.date.getTime()) / 1000).toFixed(0)} s)`);
 }
 

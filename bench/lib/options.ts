@@ -17,6 +17,8 @@ export interface BenchOptions {
   mockChunks: number;
   mockIntervalMs: number;
   profile: boolean;
+  /** Preload bench/stage-timer.ts into the bare proxy and the gateway and report where a request's time goes. */
+  stages: boolean;
   nodeArgs: string[];
   waitQuietS: number;
   /** What stands in the bare proxy's place: the byte-copying proxy, or the parsing floor (bench/parsing-proxy.ts). */
@@ -41,6 +43,8 @@ export function usage(scenarioNames: readonly string[]): string {
   --scenarios a,b    subset of: ${scenarioNames.join(', ')}
   --quick            smoke run of a few seconds (short streams: 8 chunks 5 ms apart)
   --profile          start the gateway with --cpu-prof and summarize the profile (figures then carry profiler overhead)
+  --stages           time each request's stages in the bare proxy and the gateway (diagnostics channels) and report
+                     them for the requests that had the process to themselves (figures then carry the timer's overhead)
   --node-args="..."  Node flags for the gateway process after those of \`npm run start:dist\` (e.g. --node-args="--trace-gc --max-semi-space-size=4")
   --wait-quiet S     first wait up to S seconds for other processes to use < 0.3 cores (shared machines)
   --floor bytes|parse  the "bare proxy" column: the proxy that copies bytes (default), or the parsing floor
@@ -74,6 +78,7 @@ export function parseBenchOptions(args: readonly string[], scenarioNames: readon
         scenarios: { type: 'string' },
         quick: { type: 'boolean', default: false },
         profile: { type: 'boolean', default: false },
+        stages: { type: 'boolean', default: false },
         'node-args': { type: 'string' },
         'wait-quiet': { type: 'string' },
         floor: { type: 'string' },
@@ -108,6 +113,7 @@ export function parseBenchOptions(args: readonly string[], scenarioNames: readon
     mockChunks: quick ? 8 : 64,
     mockIntervalMs: quick ? 5 : 20,
     profile: values.profile,
+    stages: values.stages,
     nodeArgs: (values['node-args'] ?? '').split(/\s+/).filter(Boolean),
     waitQuietS: positive('wait-quiet', values['wait-quiet'], 0),
     floor,

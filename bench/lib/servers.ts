@@ -5,9 +5,11 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stageTimerImport } from '../stage-timer.ts';
 import type { BenchOptions } from './options.ts';
 import { ProcSampler, spawnChild, stopChild, type Child } from './procs.ts';
 import type { ResourceRow } from './report.ts';
+import { stageFilePrefix } from './stage-report.ts';
 import { sleep } from './stats.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -90,16 +92,24 @@ function writeGatewayConfig(name: string, mockPort: number, extra?: Record<strin
   return path;
 }
 
-function spawnBare(mockPort: number, floor: BenchOptions['floor']): Promise<Running> {
+/** With --stages: the timer's preload, and where the process `name` writes its records. */
+function stageTimer(opts: BenchOptions, name: string): { nodeArgs: string[]; env: Record<string, string> } {
+  if (!opts.stages) return { nodeArgs: [], env: {} };
+  return { nodeArgs: ['--import', stageTimerImport], env: { STAGE_TIMES_OUT: `${stageFilePrefix(RESULTS, name)}${Date.now()}.json` } };
+}
+
+function spawnBare(mockPort: number, opts: BenchOptions): Promise<Running> {
+  const floor = opts.floor;
+  const timer = stageTimer(opts, 'bare-proxy');
   return spawnChild({
     name: 'bare-proxy',
     cwd: ROOT,
     // The same Node flags and environment as the gateway: the floor is a Node process configured as well as ours.
-    nodeArgs: LAUNCHER_FLAGS,
+    nodeArgs: [...LAUNCHER_FLAGS, ...timer.nodeArgs],
     script: floor === 'parse' ? 'bench/parsing-proxy.ts' : 'bench/bare-proxy.ts',
     args: ['--upstream', `http://127.0.0.1:${mockPort}`, '--port', '0', '--connections', '1100'],
     logFile: logFile('bare-proxy'),
-    env: { ...process.env, ...LAUNCHER_ENV },
+    env: { ...process.env, ...LAUNCHER_ENV, ...timer.env },
     ready: portFromJson,
   });
 }
@@ -113,14 +123,15 @@ interface GatewaySpawn {
 }
 
 function spawnGateway({ opts, configPath, profileDir, name = 'gateway', env = {} }: GatewaySpawn): Promise<Running> {
+  const timer = stageTimer(opts, name);
   return spawnChild({
     name,
     cwd: ROOT,
-    nodeArgs: [...LAUNCHER_FLAGS, ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...opts.nodeArgs],
+    nodeArgs: [...LAUNCHER_FLAGS, ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...timer.nodeArgs, ...opts.nodeArgs],
     script: opts.from === 'dist' ? 'dist/gateway/cli.js' : 'src/cli.ts',
     args: ['start', '--config', configPath, '--host', '127.0.0.1', '--port', '0'],
     logFile: logFile(name),
-    env: { ...process.env, ...LAUNCHER_ENV, ...env },
+    env: { ...process.env, ...LAUNCHER_ENV, ...timer.env, ...env },
     ready: (line) => {
       const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
       return m ? Number(m[1]) : undefined;
@@ -138,7 +149,7 @@ export async function startServers(opts: BenchOptions, stamp: string): Promise<S
     logFile: logFile('upstream-mock'),
     ready: portFromJson,
   });
-  const bare = await spawnBare(mock.port, opts.floor);
+  const bare = await spawnBare(mock.port, opts);
   const configPath = writeGatewayConfig('gateway', mock.port);
   const profileDir = opts.profile ? join(RESULTS, `profile-${stamp}`) : undefined;
   const gatewaySpawnedAt = performance.now();
@@ -162,7 +173,7 @@ export async function freshProxies(s: Servers, opts: BenchOptions, log: (msg: st
   s.samplers.bare.stop();
   s.samplers.gateway.stop();
   await Promise.all([stopChild(s.bare), stopChild(s.gateway, 15_000)]);
-  s.bare = await spawnBare(s.mock.port, opts.floor);
+  s.bare = await spawnBare(s.mock.port, opts);
   s.gateway = await spawnGateway({ opts, configPath: s.configPath });
   s.samplers.bare = new ProcSampler(s.bare.pid).start();
   s.samplers.gateway = new ProcSampler(s.gateway.pid).start();
