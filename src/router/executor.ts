@@ -193,11 +193,11 @@ export function createExecutor(deps: ExecutorDeps) {
       }
       const { target } = pick;
       if (previous) yield { type: 'switch', from: previous.target, to: target, error: previous.error, ...(contentSent && { resumed: true }) };
-      yield { type: 'attempt', target, attempt: state.attempts.length };
+      const attempt = state.attempts.length;
       const started = deps.now();
       const resume = contentSent ? { partialText: delivered } : undefined;
       const { ac, detach } = attemptController(opts.signal);
-      const it = openAttempt(() => call(target, state.remainingMs(), state.attempts.length, ac.signal, resume), target.provider);
+      const it = openAttempt(() => call(target, state.remainingMs(), attempt, ac.signal, resume), target.provider);
       let attemptContent = false;
       let firstContentAt: number | undefined;
       let failed: GatewayError | undefined;
@@ -206,14 +206,23 @@ export function createExecutor(deps: ExecutorDeps) {
       // Parts before the first content (`start`) wait until this attempt delivers something: a failed
       // attempt's parts never reach the client, so the events read attempt, (switch, attempt)*, parts.
       let held: StreamPart[] = [];
+      const read = (): Promise<IteratorResult<StreamPart> | GatewayError> => {
+        const limit = attemptContent ? opts.idleMs?.(target) : opts.firstTokenMs?.(target);
+        return nextWithin(it, limit, () =>
+          new GatewayError('timeout', attemptContent ? `${target.provider}: stream stalled (nothing for ${limit} ms)` : `${target.provider}: no first token within ${limit} ms`, { provider: target.provider }),
+        );
+      };
+      // The first read sends the upstream request: it goes out before the `attempt` event travels through the
+      // consumers to the client's side (a round trip of every layer), which then happens while upstream works.
+      let firstRead: Promise<IteratorResult<StreamPart> | GatewayError> | undefined = read();
       try {
+        yield { type: 'attempt', target, attempt };
         for (;;) {
-          const limit = attemptContent ? opts.idleMs?.(target) : opts.firstTokenMs?.(target);
           let r: IteratorResult<StreamPart> | GatewayError;
           try {
-            r = await nextWithin(it, limit, () =>
-              new GatewayError('timeout', attemptContent ? `${target.provider}: stream stalled (nothing for ${limit} ms)` : `${target.provider}: no first token within ${limit} ms`, { provider: target.provider }),
-            );
+            const pending = firstRead ?? read();
+            firstRead = undefined;
+            r = await pending;
           } catch (e) {
             failed = toGatewayError(e, target.provider);
             break;
@@ -275,6 +284,8 @@ export function createExecutor(deps: ExecutorDeps) {
         }
       } finally {
         detach();
+        // The consumer left at the `attempt` event: the first read settles once the abort below ends the call.
+        firstRead?.catch(() => undefined);
         // The consumer went away mid-attempt: stop the upstream call and free a half-open probe slot.
         if (!settled && failed === undefined) {
           ac.abort(new GatewayError('cancelled', 'stream closed by the consumer'));
