@@ -286,3 +286,28 @@ describe('executor.runStream: waiting and cancellation', () => {
     expect(calls).toHaveLength(1);
   });
 });
+
+describe('executor.runStream: the attempt event and the upstream call', () => {
+  it('starts the attempt before the consumer has taken its attempt event, and aborts it when the consumer leaves there', async () => {
+    const { executor } = setup();
+    let started = 0;
+    let signal: AbortSignal | undefined;
+    const call = (_t: Target, _remainingMs: number, _attempt: number, s?: AbortSignal): AsyncIterable<StreamPart> => {
+      signal = s;
+      return (async function* () {
+        started++;
+        // The upstream answers only when aborted (the consumer never reads further).
+        await new Promise<void>((resolve) => s!.addEventListener('abort', () => resolve(), { once: true }));
+        yield error('cancelled');
+      })();
+    };
+    const it = executor.runStream(planOf(target('a')), call, OPTS)[Symbol.asyncIterator]();
+    const first = await it.next();
+    expect(first.value).toMatchObject({ type: 'attempt', attempt: 0 });
+    // The call is under way while the consumer still holds the attempt event.
+    expect(started).toBe(1);
+    expect(signal?.aborted).toBe(false);
+    await it.return(undefined);
+    expect(signal?.aborted).toBe(true);
+  });
+});
