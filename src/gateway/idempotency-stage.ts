@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { GatewayError, type Completion } from '../core/index.ts';
 import { isStoreUnavailable } from '../store/store-error.ts';
 import type { Store } from '../store/store.ts';
@@ -53,7 +53,7 @@ export function idempotencyStage(store: Store, opts: IdempotencyStageOptions = {
     if (!KEY_RE.test(key)) {
       throw new GatewayError('invalid_request', 'idempotencyKey: 1 to 255 printable ASCII characters', { param: 'idempotencyKey' });
     }
-    return createHash('sha256').update(`${ctx.request.principal?.name ?? ''}\u0000${key}`).digest('hex');
+    return hash('sha256', `${ctx.request.principal?.name ?? ''}\u0000${key}`, 'hex');
   }
 
   function replay(ctx: RequestContext, value: string): Completion {

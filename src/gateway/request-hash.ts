@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { assertNever, type ChatRequest, type ContentPart, type Message } from '../core/index.ts';
 import type { GatewayRequest } from './gateway-request.ts';
 
@@ -128,7 +128,7 @@ function embeddingsOptions(req: GatewayRequest): unknown {
 }
 
 function sha256(s: string): string {
-  return createHash('sha256').update(s).digest('hex');
+  return hash('sha256', s, 'hex');
 }
 
 /**

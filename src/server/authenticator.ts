@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { KeyConfig } from '../config/index.ts';
 import { GatewayError, isExpired, type ApiKeyRecord, type Principal } from '../core/index.ts';
 import type { ApiKeyStore } from '../store/store.ts';
@@ -40,11 +40,13 @@ export interface AuthenticatorOptions {
 }
 
 const LOCAL: Principal = { name: 'local', scope: 'admin' };
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
 /** Unknown secrets remembered at most (a client spraying bad keys must not grow memory without bound). */
 const MAX_ENTRIES = 10_000;
 
 function digest(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  // One-shot: no Hash object per request.
+  return hash('sha256', secret, 'hex');
 }
 
 function principalOf(k: { name: string; scope: 'admin' | 'client'; routes?: string[] | undefined; models?: string[] | undefined; team?: string | undefined; user?: string | undefined }): Principal {
@@ -88,7 +90,7 @@ export function createAuthenticator(keys: readonly KeyConfig[], opts: Authentica
   const inflight = new Map<string, Promise<Entry>>();
 
   function secretOf(authorization: string | undefined): string {
-    const m = authorization?.match(/^Bearer\s+(\S+)\s*$/i);
+    const m = authorization === undefined ? null : BEARER.exec(authorization);
     if (!m) throw new GatewayError('auth', 'missing API key: send "Authorization: Bearer <key>"');
     return m[1]!;
   }
