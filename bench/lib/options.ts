@@ -19,6 +19,8 @@ export interface BenchOptions {
   profile: boolean;
   /** Preload bench/stage-timer.ts into the bare proxy and the gateway and report where a request's time goes. */
   stages: boolean;
+  /** Keep the measured process's event loop turning between requests (bench/keep-warm.ts): a diagnostic of the idle core's cost. */
+  warm: boolean;
   nodeArgs: string[];
   waitQuietS: number;
   /** What stands in the bare proxy's place: the byte-copying proxy, or the parsing floor (bench/parsing-proxy.ts). */
@@ -45,6 +47,8 @@ export function usage(scenarioNames: readonly string[]): string {
   --profile          start the gateway with --cpu-prof and summarize the profile (figures then carry profiler overhead)
   --stages           time each request's stages in the bare proxy and the gateway (diagnostics channels) and report
                      them for the requests that had the process to themselves (figures then carry the timer's overhead)
+  --warm             diagnostic: the bare proxy and the gateway keep their event loops turning from a request
+                     until 100 ms after the last (bench/keep-warm.ts), so no request runs on a core that went idle
   --node-args="..."  Node flags for the gateway process after those of \`npm run start:dist\` (e.g. --node-args="--trace-gc --max-semi-space-size=4")
   --wait-quiet S     first wait up to S seconds for other processes to use < 0.3 cores (shared machines)
   --floor bytes|parse  the "bare proxy" column: the proxy that copies bytes (default), or the parsing floor
@@ -79,6 +83,7 @@ export function parseBenchOptions(args: readonly string[], scenarioNames: readon
         quick: { type: 'boolean', default: false },
         profile: { type: 'boolean', default: false },
         stages: { type: 'boolean', default: false },
+        warm: { type: 'boolean', default: false },
         'node-args': { type: 'string' },
         'wait-quiet': { type: 'string' },
         floor: { type: 'string' },
@@ -114,6 +119,7 @@ export function parseBenchOptions(args: readonly string[], scenarioNames: readon
     mockIntervalMs: quick ? 5 : 20,
     profile: values.profile,
     stages: values.stages,
+    warm: values.warm,
     nodeArgs: (values['node-args'] ?? '').split(/\s+/).filter(Boolean),
     waitQuietS: positive('wait-quiet', values['wait-quiet'], 0),
     floor,

@@ -68,7 +68,7 @@ export function writeReport(b: Bench, start: RunStart, profile: ProfileSummary |
     },
   };
   const wallS = (Date.now() - start.date.getTime()) / 1000;
-  const heading = `## ${env.date.slice(0, 16).replace('T', ' ')} UTC — ${opts.quick ? 'quick' : 'full'} run${opts.profile ? ' (profiled: figures include profiler overhead)' : ''}`;
+  const heading = `## ${env.date.slice(0, 16).replace('T', ' ')} UTC — ${opts.quick ? 'quick' : 'full'} run${opts.profile ? ' (profiled: figures include profiler overhead)' : ''}${opts.warm ? ' (--warm: event loops kept turning between requests, a diagnostic)' : ''}`;
   const otherMax = Math.max(0, ...resources.map((r) => r.otherCores ?? 0));
   const busiest = resources.find((r) => r.otherCores === otherMax);
   // A virtual machine's host may take CPU from it (steal): it counts as other load, and is named apart.

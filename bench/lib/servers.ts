@@ -5,6 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { keepWarmImport } from '../keep-warm.ts';
 import { stageTimerImport } from '../stage-timer.ts';
 import type { BenchOptions } from './options.ts';
 import { ProcSampler, spawnChild, stopChild, type Child } from './procs.ts';
@@ -92,15 +93,16 @@ function writeGatewayConfig(name: string, mockPort: number, extra?: Record<strin
   return path;
 }
 
-/** With --stages: the timer's preload, and where the process `name` writes its records. */
-function stageTimer(opts: BenchOptions, name: string): { nodeArgs: string[]; env: Record<string, string> } {
-  if (!opts.stages) return { nodeArgs: [], env: {} };
-  return { nodeArgs: ['--import', stageTimerImport], env: { STAGE_TIMES_OUT: `${stageFilePrefix(RESULTS, name)}${Date.now()}.json` } };
+/** With --stages: the timer's preload, and where the process `name` writes its records; with --warm, the keep-warm preload. */
+function preloads(opts: BenchOptions, name: string): { nodeArgs: string[]; env: Record<string, string> } {
+  const warm = opts.warm ? ['--import', keepWarmImport] : [];
+  if (!opts.stages) return { nodeArgs: warm, env: {} };
+  return { nodeArgs: ['--import', stageTimerImport, ...warm], env: { STAGE_TIMES_OUT: `${stageFilePrefix(RESULTS, name)}${Date.now()}.json` } };
 }
 
 function spawnBare(mockPort: number, opts: BenchOptions): Promise<Running> {
   const floor = opts.floor;
-  const timer = stageTimer(opts, 'bare-proxy');
+  const timer = preloads(opts, 'bare-proxy');
   return spawnChild({
     name: 'bare-proxy',
     cwd: ROOT,
@@ -123,7 +125,7 @@ interface GatewaySpawn {
 }
 
 function spawnGateway({ opts, configPath, profileDir, name = 'gateway', env = {} }: GatewaySpawn): Promise<Running> {
-  const timer = stageTimer(opts, name);
+  const timer = preloads(opts, name);
   return spawnChild({
     name,
     cwd: ROOT,
