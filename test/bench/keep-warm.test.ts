@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { keepWarmImport } from '../../bench/keep-warm.ts';
 
 /**
- * A child serving one HTTP request on loopback, then reporting its event loop's utilization over the 60 ms after
+ * A child serving one HTTP request on loopback, then reporting its event loop's utilization over 60 ms soon after
  * the answer and over 60 ms starting 250 ms later: with the preload it turns through the first window and
  * sleeps in the second; without it, it sleeps in both.
  */
@@ -16,7 +16,8 @@ const server = http.createServer((req, res) => {
     setTimeout(() => done(performance.eventLoopUtilization(start).utilization), ms);
   }, fromMs));
   void (async () => {
-    const justAfter = await window(0, 60);
+    // From 10 ms after the answer: the child's own fetch has read the response by then.
+    const justAfter = await window(10, 60);
     const later = await window(250, 60);
     process.stdout.write(JSON.stringify({ justAfter, later }));
     server.close();
@@ -42,8 +43,9 @@ function utilization(preload: boolean): Promise<{ justAfter: number; later: numb
 describe('the --warm preload', () => {
   it('keeps the event loop turning after a request, and lets it sleep once requests stop', async () => {
     const [warm, cold] = await Promise.all([utilization(true), utilization(false)]);
-    expect(warm.justAfter).toBeGreaterThan(0.5);
-    expect(warm.later).toBeLessThan(0.3);
-    expect(cold.justAfter).toBeLessThan(0.3);
+    // A turning loop is busy all the time (~1), a sleeping one hardly at all; the margins leave room for a loaded machine.
+    expect(warm.justAfter).toBeGreaterThan(0.8);
+    expect(warm.later).toBeLessThan(0.5);
+    expect(cold.justAfter).toBeLessThan(0.5);
   });
 });
