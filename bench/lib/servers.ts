@@ -102,16 +102,16 @@ function preloads(opts: BenchOptions, name: string): { nodeArgs: string[]; env: 
 
 function spawnBare(mockPort: number, opts: BenchOptions): Promise<Running> {
   const floor = opts.floor;
-  const timer = preloads(opts, 'bare-proxy');
+  const pre = preloads(opts, 'bare-proxy');
   return spawnChild({
     name: 'bare-proxy',
     cwd: ROOT,
     // The same Node flags and environment as the gateway: the floor is a Node process configured as well as ours.
-    nodeArgs: [...LAUNCHER_FLAGS, ...timer.nodeArgs],
+    nodeArgs: [...LAUNCHER_FLAGS, ...pre.nodeArgs],
     script: floor === 'parse' ? 'bench/parsing-proxy.ts' : 'bench/bare-proxy.ts',
     args: ['--upstream', `http://127.0.0.1:${mockPort}`, '--port', '0', '--connections', '1100'],
     logFile: logFile('bare-proxy'),
-    env: { ...process.env, ...LAUNCHER_ENV, ...timer.env },
+    env: { ...process.env, ...LAUNCHER_ENV, ...pre.env },
     ready: portFromJson,
   });
 }
@@ -125,15 +125,15 @@ interface GatewaySpawn {
 }
 
 function spawnGateway({ opts, configPath, profileDir, name = 'gateway', env = {} }: GatewaySpawn): Promise<Running> {
-  const timer = preloads(opts, name);
+  const pre = preloads(opts, name);
   return spawnChild({
     name,
     cwd: ROOT,
-    nodeArgs: [...LAUNCHER_FLAGS, ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...timer.nodeArgs, ...opts.nodeArgs],
+    nodeArgs: [...LAUNCHER_FLAGS, ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...pre.nodeArgs, ...opts.nodeArgs],
     script: opts.from === 'dist' ? 'dist/gateway/cli.js' : 'src/cli.ts',
     args: ['start', '--config', configPath, '--host', '127.0.0.1', '--port', '0'],
     logFile: logFile(name),
-    env: { ...process.env, ...LAUNCHER_ENV, ...timer.env, ...env },
+    env: { ...process.env, ...LAUNCHER_ENV, ...pre.env, ...env },
     ready: (line) => {
       const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
       return m ? Number(m[1]) : undefined;
