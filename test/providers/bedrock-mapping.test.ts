@@ -8,7 +8,7 @@ import { httpError, errorMapper, errorTypeName } from '../../src/providers/bedro
 import { buildConverseBody, modelPath, type BodyOptions } from '../../src/providers/bedrock/request.ts';
 import { ConverseStreamState } from '../../src/providers/bedrock/stream.ts';
 import { StreamEventWire } from '../../src/providers/bedrock/wire.ts';
-import { readAwsEventStream } from '../../src/providers/shared/stream-readers.ts';
+import { awsEventStreamFramer } from '../../src/providers/shared/stream-readers.ts';
 import { encodeFrame, eventFrame, exceptionFrame } from '../../src/simulator/bedrock-eventstream.ts';
 
 const CLAUDE = 'anthropic.claude-sonnet-4-5-20250929-v1:0';
@@ -194,13 +194,15 @@ describe('errors', () => {
   });
 });
 
-describe('the event-stream reader', () => {
+describe('the event-stream framer', () => {
   async function* chunks(bytes: Buffer, size: number) {
     for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
   }
   const read = async (source: AsyncIterable<Uint8Array>) => {
+    const framer = await awsEventStreamFramer();
     const out = [];
-    for await (const m of readAwsEventStream(source)) out.push(m);
+    for await (const chunk of source) out.push(...framer.feed(chunk));
+    out.push(...framer.end());
     return out;
   };
 
@@ -226,5 +228,14 @@ describe('the event-stream reader', () => {
     damaged[damaged.length - 6]! ^= 0xff;
     await expect(read(chunks(damaged, 16))).rejects.toMatchObject({ kind: 'invalid_response' });
     await expect(read(chunks(frame.subarray(0, frame.length - 3), 16))).rejects.toMatchObject({ kind: 'invalid_response' });
+  });
+
+  it('returns the frames before a damaged one in the same chunk, then refuses', async () => {
+    const good = eventFrame('messageStart', { role: 'assistant' });
+    const damaged = Buffer.from(eventFrame('messageStop', { stopReason: 'end_turn' }));
+    damaged[damaged.length - 6]! ^= 0xff;
+    const framer = await awsEventStreamFramer();
+    expect(framer.feed(Buffer.concat([good, damaged])).map((m) => m.event)).toEqual(['messageStart']);
+    expect(() => framer.end()).toThrow(expect.objectContaining({ kind: 'invalid_response' }) as Error);
   });
 });

@@ -3,7 +3,7 @@ import type { GatewayError, StreamPart } from '../../core/index.ts';
 import { header, type HttpResponse } from './http-client.ts';
 import { asProviderError, describeIssue, invalidResponse, tryParseJson } from './http-errors.ts';
 import { abortError, send, statusError, type ProviderCall, type WireRequest } from './provider-call.ts';
-import { readAwsEventStream, readLines, readSse } from './stream-readers.ts';
+import { awsEventStreamFramer, ndjsonFramer, sseFramer, type Framer } from './stream-readers.ts';
 
 export type FinishPart = Extract<StreamPart, { type: 'finish' }>;
 
@@ -73,33 +73,42 @@ export async function* streamEvents<C>(call: ProviderCall, req: WireRequest, spe
     const mapper = spec.mapper(requestId);
     let marked = false;
     try {
-      const source = spec.framing === 'sse' ? readSse(res.body) : spec.framing === 'aws-eventstream' ? readAwsEventStream(res.body) : readLines(res.body);
-      for await (const message of source) {
-        const data = typeof message === 'string' ? message : message.data;
-        const event = typeof message === 'string' ? undefined : message.event;
-        const stop = abortError(call, res, signal);
-        if (stop) {
-          yield fail(stop);
-          return;
-        }
-        if (data === spec.doneData) {
-          marked = true;
-          break;
-        }
-        if ((event !== undefined && spec.ignoreEvents?.includes(event)) || data.trim() === '') continue;
-        for (const part of partsOf(call, spec, mapper, data, event)) {
-          const late = abortError(call, res, signal);
-          if (late) {
-            yield fail(late);
+      const framer: Framer<string | { data: string; event?: string | undefined }> =
+        spec.framing === 'sse' ? sseFramer() : spec.framing === 'aws-eventstream' ? await awsEventStreamFramer() : ndjsonFramer();
+      const body = res.body;
+      let ended = false;
+      read: while (!ended) {
+        const r = await body.next();
+        ended = r.done === true;
+        const messages = r.done === true ? framer.end() : framer.feed(r.value);
+        for (let i = 0; i < messages.length; i++) {
+          const message = messages[i]!;
+          const data = typeof message === 'string' ? message : message.data;
+          const event = typeof message === 'string' ? undefined : message.event;
+          const stop = abortError(call, res, signal);
+          if (stop) {
+            yield fail(stop);
             return;
           }
-          if (part.type === 'error') {
-            yield fail(part.error);
-            return;
+          if (data === spec.doneData) {
+            marked = true;
+            break read;
           }
-          if (part.type === 'text-delta') text += part.text;
-          yield part;
-          if (part.type === 'finish') return;
+          if ((event !== undefined && spec.ignoreEvents?.includes(event)) || data.trim() === '') continue;
+          for (const part of partsOf(call, spec, mapper, data, event)) {
+            const late = abortError(call, res, signal);
+            if (late) {
+              yield fail(late);
+              return;
+            }
+            if (part.type === 'error') {
+              yield fail(part.error);
+              return;
+            }
+            if (part.type === 'text-delta') text += part.text;
+            yield part;
+            if (part.type === 'finish') return;
+          }
         }
       }
     } catch (err) {
