@@ -1,7 +1,7 @@
 import { attemptsOf, GatewayError, graphqlCodeOf, newId } from '../src/core/index.ts';
 import type { AttemptRecord, Completion, CompletionEvent, TargetRef } from '../src/core/index.ts';
 import type { GatewayRequest } from '../src/gateway/gateway-request.ts';
-import { endOnShutdown } from '../src/gateway/end-on-shutdown.ts';
+import { endOnShutdown, type CompletionEventStream } from '../src/gateway/end-on-shutdown.ts';
 import { toGatewayRequest, type CompletionInputArgs } from './completion-input.ts';
 import type { GraphQLContext } from './context.ts';
 import { targetFields } from './provider.ts';
@@ -85,7 +85,7 @@ function errorPayload(id: string, error: GatewayError, partialText: string, atte
  * upstream call through the request's AbortController.
  */
 export function completionEvents(
-  source: AsyncGenerator<CompletionEvent>,
+  source: CompletionEventStream,
   abort: AbortController,
   onFinish: () => void = () => undefined,
 ): AsyncIterableIterator<EventPayload> {

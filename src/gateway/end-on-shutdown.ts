@@ -5,6 +5,14 @@ export function shuttingDownError(): GatewayError {
   return new GatewayError('shutting_down', 'the gateway is shutting down; the stream was ended before it completed: retry the request');
 }
 
+/** A completion stream as the API layers read it: events in order, and `return()` to let go of it early. */
+export interface CompletionEventStream extends AsyncIterableIterator<CompletionEvent> {
+  return(value?: unknown): Promise<IteratorResult<CompletionEvent, unknown>>;
+}
+
+const DONE: IteratorResult<CompletionEvent, undefined> = Object.freeze({ done: true, value: undefined });
+const ignore = () => undefined;
+
 /**
  * A completion stream that ends with a `shutting_down` error event when `signal` aborts, so the API layers
  * (REST SSE, GraphQL subscriptions) send their usual typed terminal event instead of a cut connection.
@@ -12,48 +20,105 @@ export function shuttingDownError(): GatewayError {
  * request on the same signal) is not passed on. The source is released without waiting: its pending read
  * settles when the caller aborts the upstream request, and waiting for it could outlast the shutdown.
  */
-export async function* endOnShutdown(source: AsyncIterable<CompletionEvent>, signal: AbortSignal | undefined): AsyncGenerator<CompletionEvent> {
-  if (!signal) {
-    yield* source;
-    return;
-  }
-  const it = source[Symbol.asyncIterator]();
-  // The read in progress is woken by the abort: one listener for the stream, not a reaction per event.
-  let wake: (() => void) | undefined;
-  const onAbort = () => wake?.();
-  signal.addEventListener('abort', onAbort, { once: true });
-  let id = '';
-  let text = '';
-  let cut = false;
-  let ended = false;
-  try {
-    for (;;) {
-      const r = signal.aborted
-        ? 'stopped'
-        : await new Promise<IteratorResult<CompletionEvent> | 'stopped'>((resolve, reject) => {
-            wake = () => resolve('stopped');
-            // Settling after the cut changes nothing: a late failure is never an unhandled rejection.
-            it.next().then(resolve, reject);
-          });
-      wake = undefined;
-      if (r === 'stopped' || signal.aborted) {
-        // Released before the terminal event goes out: a consumer may stop reading after it.
-        cut = true;
-        it.return?.(undefined).catch(() => undefined);
-        yield { type: 'error', id: id || newId('cmpl'), error: shuttingDownError(), partialText: text, attempts: [] };
-        return;
-      }
-      if (r.done) {
-        ended = true;
-        return;
-      }
-      const ev = r.value;
-      if (ev.type === 'start') id = ev.id;
-      else if (ev.type === 'text-delta') text += ev.text;
-      yield ev;
+export function endOnShutdown(source: AsyncGenerator<CompletionEvent>, signal: AbortSignal | undefined): CompletionEventStream {
+  return signal ? new ShutdownCut(source, signal) : source;
+}
+
+/**
+ * A hand-written iterator rather than an async generator: every event of every stream passes through it,
+ * and a generator layer costs a promise turn and its own iterator result per event on top of the one
+ * promise per read that waking a pending read on the abort needs. Its handlers are made once per stream.
+ */
+class ShutdownCut implements CompletionEventStream {
+  readonly #it: AsyncGenerator<CompletionEvent>;
+  readonly #signal: AbortSignal;
+  #id = '';
+  #text = '';
+  /** Cut, ended, failed or let go of: nothing more is read from the source. */
+  #over = false;
+  /** The read in progress, woken by whichever comes first: the source's answer or the abort. */
+  #resolve: ((r: IteratorResult<CompletionEvent, undefined>) => void) | undefined;
+  #reject: ((e: unknown) => void) | undefined;
+
+  readonly #pending = (resolve: (r: IteratorResult<CompletionEvent, undefined>) => void, reject: (e: unknown) => void) => {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  };
+
+  readonly #onAbort = () => {
+    const resolve = this.#take();
+    if (resolve) resolve(this.#cut());
+  };
+
+  readonly #onResult = (r: IteratorResult<CompletionEvent>) => {
+    // Settling after the cut changes nothing.
+    const resolve = this.#take();
+    if (!resolve) return;
+    if (this.#signal.aborted) {
+      resolve(this.#cut());
+      return;
     }
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-    if (!cut && !ended) await it.return?.();
+    if (r.done === true) {
+      this.#end();
+      resolve(DONE);
+      return;
+    }
+    const ev = r.value;
+    if (ev.type === 'start') this.#id = ev.id;
+    else if (ev.type === 'text-delta') this.#text += ev.text;
+    resolve(r);
+  };
+
+  readonly #onError = (e: unknown) => {
+    // A late failure after the cut is never an unhandled rejection.
+    const reject = this.#reject;
+    if (!this.#take() || !reject) return;
+    this.#end();
+    reject(e);
+  };
+
+  constructor(source: AsyncGenerator<CompletionEvent>, signal: AbortSignal) {
+    this.#it = source;
+    this.#signal = signal;
+    signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  next(): Promise<IteratorResult<CompletionEvent, undefined>> {
+    if (this.#over) return Promise.resolve(DONE);
+    if (this.#signal.aborted) return Promise.resolve(this.#cut());
+    const read = new Promise(this.#pending);
+    this.#it.next().then(this.#onResult, this.#onError);
+    return read;
+  }
+
+  async return(): Promise<IteratorResult<CompletionEvent, undefined>> {
+    if (!this.#over) {
+      this.#end();
+      await this.#it.return(undefined);
+    }
+    return DONE;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  #take(): ((r: IteratorResult<CompletionEvent, undefined>) => void) | undefined {
+    const resolve = this.#resolve;
+    this.#resolve = undefined;
+    this.#reject = undefined;
+    return resolve;
+  }
+
+  #end(): void {
+    this.#over = true;
+    this.#signal.removeEventListener('abort', this.#onAbort);
+  }
+
+  #cut(): IteratorResult<CompletionEvent, undefined> {
+    this.#end();
+    // Released before the terminal event goes out: a consumer may stop reading after it.
+    this.#it.return(undefined).catch(ignore);
+    return { done: false, value: { type: 'error', id: this.#id || newId('cmpl'), error: shuttingDownError(), partialText: this.#text, attempts: [] } };
   }
 }
