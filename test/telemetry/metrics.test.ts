@@ -129,4 +129,27 @@ describe('recordRequests (a batch)', () => {
     expect(text).toBe(await oneByOne.registry.metrics());
     expect(text).toContain('switchboard_requests_total{route="default",provider="sim-openai",model="gpt-4o-mini",status="ok",stream="false"} 2');
   });
+
+  it('adds what finished between two reads of the registry once, to what the first read showed', async () => {
+    const metrics = createMetrics();
+    const requests = 'switchboard_requests_total';
+    const count = async (name: string, labels: Record<string, string> = {}) =>
+      find(parseExposition(await metrics.registry.getSingleMetricAsString(name)).samples, name, labels).reduce((n, s) => n + s.value, 0);
+    metrics.recordRequest(makeEvent({ costUsd: 0.25 }));
+    metrics.recordRequest(makeEvent({ status: 'error', errorKind: 'timeout', costUsd: null }));
+    // Any one metric read alone applies every counter's waiting increments.
+    expect(await count('switchboard_errors_total', { kind: 'timeout' })).toBe(1);
+    expect(await count(requests)).toBe(2);
+    expect(await count(requests)).toBe(2);
+    metrics.recordRequest(makeEvent({ costUsd: 0.5 }));
+    metrics.recordRequest(makeEvent({ status: 'error', errorKind: 'timeout', costUsd: null }));
+    metrics.recordRequest(makeEvent({ status: 'error', errorKind: 'rate_limited', costUsd: null }));
+    const text = await metrics.registry.metrics();
+    const { samples } = parseExposition(text);
+    expect(find(samples, requests).reduce((n, s) => n + s.value, 0)).toBe(5);
+    expect(find(samples, 'switchboard_errors_total', { kind: 'timeout' })[0]!.value).toBe(2);
+    expect(find(samples, 'switchboard_errors_total', { kind: 'rate_limited' })[0]!.value).toBe(1);
+    expect(find(samples, 'switchboard_cost_usd_total')[0]!.value).toBeCloseTo(0.75, 10);
+    expect(find(samples, 'switchboard_request_duration_seconds_count').reduce((n, s) => n + s.value, 0)).toBe(5);
+  });
 });
