@@ -208,6 +208,8 @@ export function createExecutor(deps: ExecutorDeps) {
       let held: StreamPart[] = [];
       const read = (): Promise<IteratorResult<StreamPart> | GatewayError> => {
         const limit = attemptContent ? opts.idleMs?.(target) : opts.firstTokenMs?.(target);
+        // No limit (the usual case after the first token): no timeout closure for every chunk.
+        if (limit === undefined) return it.next();
         return nextWithin(it, limit, () =>
           new GatewayError('timeout', attemptContent ? `${target.provider}: stream stalled (nothing for ${limit} ms)` : `${target.provider}: no first token within ${limit} ms`, { provider: target.provider }),
         );
