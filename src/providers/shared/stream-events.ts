@@ -1,5 +1,5 @@
-import type { z } from 'zod';
-import type { GatewayError, StreamPart } from '../../core/index.ts';
+import { z } from 'zod';
+import { presentKeysParser, type GatewayError, type StreamPart } from '../../core/index.ts';
 import { header, type HttpResponse } from './http-client.ts';
 import { asProviderError, describeIssue, invalidResponse, tryParseJson } from './http-errors.ts';
 import { abortError, send, statusError, type ProviderCall, type WireRequest } from './provider-call.ts';
@@ -139,9 +139,26 @@ function partsOf<C>(call: ProviderCall, spec: EventStreamSpec<C>, mapper: ChunkM
   const failure = call.errors.chunk?.(json, event, data);
   if (failure) return [{ type: 'error', error: failure }];
   if (json === undefined) return [{ type: 'error', error: invalidResponse(call.provider, 'stream chunk is not JSON') }];
-  const parsed = spec.chunk.safeParse(json);
+  const parsed = chunkParser(spec.chunk)(json);
   if (!parsed.success) {
     return [{ type: 'error', error: invalidResponse(call.provider, `unexpected stream chunk (${describeIssue(parsed.error)})`, parsed.error) }];
   }
   return mapper.parts(parsed.data);
+}
+
+type ChunkParse<C> = (raw: unknown) => z.ZodSafeParseResult<C>;
+const chunkParsers = new WeakMap<z.ZodType, ChunkParse<unknown>>();
+
+/**
+ * A chunk schema's parse, made once per schema: an object schema parses on a copy narrowed to the keys the
+ * chunk carries (presentKeysParser: the same result, without a `{ value, issues: [] }` for each absent
+ * optional key, such as a Chat Completions chunk's `usage` and `x_groq` on every chunk but the last).
+ */
+function chunkParser<C>(schema: z.ZodType<C>): ChunkParse<C> {
+  let parse = chunkParsers.get(schema);
+  if (parse === undefined) {
+    parse = schema instanceof z.ZodObject ? (presentKeysParser(schema) as ChunkParse<unknown>) : (raw) => schema.safeParse(raw);
+    chunkParsers.set(schema, parse);
+  }
+  return parse as ChunkParse<C>;
 }
