@@ -10,6 +10,7 @@ type MapError = (err: unknown, signal: AbortState, phase: 'connect' | 'body') =>
 const HIGH_WATER = 256 * 1024;
 /** Queued bytes above which a body read whole is decoded as it arrives (see Call.#fold). */
 const FOLD_BYTES = 256 * 1024;
+const BODY_DONE: IteratorResult<Buffer, undefined> = Object.freeze({ value: undefined, done: true });
 
 /**
  * A response body, read once: whole (`text()`) or chunk by chunk (`for await`). Breaking off a read, or
@@ -63,7 +64,13 @@ export class Call implements Dispatcher.DispatchHandler, AbortState {
   #queued = 0;
   #ended = false;
   #error: unknown = undefined;
-  #waiting: { resolve: (r: IteratorResult<Buffer, undefined>) => void; reject: (e: unknown) => void } | undefined;
+  /**
+   * The reader waiting in next(), if any. It is parked by one executor per streamed body, made on its first
+   * wait, instead of a closure and a holder object per chunk; a body read whole never makes it.
+   */
+  #waitResolve: ((r: IteratorResult<Buffer, undefined>) => void) | undefined;
+  #waitReject: ((e: unknown) => void) | undefined;
+  #park: ((resolve: (r: IteratorResult<Buffer, undefined>) => void, reject: (e: unknown) => void) => void) | undefined;
   #wantText: { resolve: (t: string) => void; reject: (e: unknown) => void } | undefined;
   /** A long body read whole: the text decoded so far, and the decoder holding a split character between chunks. */
   #text = '';
@@ -119,9 +126,7 @@ export class Call implements Dispatcher.DispatchHandler, AbortState {
       return;
     }
     if (this.#error === undefined) this.#error = err;
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    waiting?.reject(err);
+    this.#wake(undefined, err);
     const wantText = this.#wantText;
     this.#wantText = undefined;
     wantText?.reject(this.#mapError(err, this, 'body'));
@@ -143,10 +148,8 @@ export class Call implements Dispatcher.DispatchHandler, AbortState {
 
   onResponseData(controller: Controller, chunk: Buffer): void {
     if (this.discarded) return;
-    const waiting = this.#waiting;
-    if (waiting) {
-      this.#waiting = undefined;
-      waiting.resolve({ value: chunk, done: false });
+    if (this.#waitResolve !== undefined) {
+      this.#wake({ value: chunk, done: false });
       return;
     }
     this.#chunks.push(chunk);
@@ -159,9 +162,7 @@ export class Call implements Dispatcher.DispatchHandler, AbortState {
   onResponseEnd(): void {
     this.#ended = true;
     this.#cleanup();
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    waiting?.resolve({ value: undefined, done: true });
+    this.#wake(BODY_DONE);
     const wantText = this.#wantText;
     this.#wantText = undefined;
     if (wantText) wantText.resolve(this.#drain());
@@ -226,9 +227,20 @@ export class Call implements Dispatcher.DispatchHandler, AbortState {
     }
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.#ended || this.discarded) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => {
-      this.#waiting = { resolve, reject };
-    });
+    this.#park ??= (resolve, reject) => {
+      this.#waitResolve = resolve;
+      this.#waitReject = reject;
+    };
+    return new Promise(this.#park);
+  }
+
+  /** Settles the reader waiting in next(), if there is one: with `result`, or failed with `err` when there is none. */
+  #wake(result: IteratorResult<Buffer, undefined> | undefined, err?: unknown): void {
+    const resolve = this.#waitResolve;
+    const reject = this.#waitReject;
+    this.#waitResolve = this.#waitReject = undefined;
+    if (result !== undefined) resolve?.(result);
+    else reject?.(err);
   }
 
   /** The reader is done with the body: an unfinished response is aborted, which closes its connection. */
@@ -241,8 +253,6 @@ export class Call implements Dispatcher.DispatchHandler, AbortState {
     this.#decoder = undefined;
     this.#cleanup();
     if (!this.#ended && this.#error === undefined) this.#controller?.abort(new Error('response body discarded'));
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    waiting?.resolve({ value: undefined, done: true });
+    this.#wake(BODY_DONE);
   }
 }
