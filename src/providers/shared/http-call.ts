@@ -226,7 +226,7 @@ export class Call implements Dispatcher.DispatchHandler, AbortState {
       return Promise.resolve({ value: chunk, done: false });
     }
     if (this.#error !== undefined) return Promise.reject(this.#error);
-    if (this.#ended || this.discarded) return Promise.resolve({ value: undefined, done: true });
+    if (this.#ended || this.discarded) return Promise.resolve(BODY_DONE);
     this.#park ??= (resolve, reject) => {
       this.#waitResolve = resolve;
       this.#waitReject = reject;

@@ -71,6 +71,7 @@ export async function* streamEvents<C>(call: ProviderCall, req: WireRequest, spe
     const requestId = idHeader === undefined ? undefined : header(res.headers, idHeader);
     yield { type: 'start', ...(spec.startModel !== undefined && { model: spec.startModel }), ...(idHeader !== undefined && { providerRequestId: requestId }) };
     const mapper = spec.mapper(requestId);
+    const parseChunk = chunkParser(spec.chunk);
     let marked = false;
     try {
       const framer: Framer<string | { data: string; event?: string | undefined }> =
@@ -95,7 +96,7 @@ export async function* streamEvents<C>(call: ProviderCall, req: WireRequest, spe
             break read;
           }
           if ((event !== undefined && spec.ignoreEvents?.includes(event)) || data.trim() === '') continue;
-          for (const part of partsOf(call, spec, mapper, data, event)) {
+          for (const part of partsOf(call, parseChunk, mapper, data, event)) {
             const late = abortError(call, res, signal);
             if (late) {
               yield fail(late);
@@ -134,12 +135,12 @@ export async function* streamEvents<C>(call: ProviderCall, req: WireRequest, spe
 }
 
 /** One chunk: the protocol's error chunk, or JSON within the chunk schema, folded by the mapper. */
-function partsOf<C>(call: ProviderCall, spec: EventStreamSpec<C>, mapper: ChunkMapper<C>, data: string, event: string | undefined): StreamPart[] {
+function partsOf<C>(call: ProviderCall, parseChunk: ChunkParse<C>, mapper: ChunkMapper<C>, data: string, event: string | undefined): StreamPart[] {
   const json = tryParseJson(data);
   const failure = call.errors.chunk?.(json, event, data);
   if (failure) return [{ type: 'error', error: failure }];
   if (json === undefined) return [{ type: 'error', error: invalidResponse(call.provider, 'stream chunk is not JSON') }];
-  const parsed = chunkParser(spec.chunk)(json);
+  const parsed = parseChunk(json);
   if (!parsed.success) {
     return [{ type: 'error', error: invalidResponse(call.provider, `unexpected stream chunk (${describeIssue(parsed.error)})`, parsed.error) }];
   }
