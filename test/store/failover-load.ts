@@ -208,8 +208,13 @@ export async function runFailover(o: {
   } finally {
     await load.stop();
   }
-  const counter = Number((await o.read(`${o.prefix}{rl}:${rule.key}:${NOW}`)) ?? 0);
-  const [budget] = await o.stores[0]!.budgets.status([line], NOW);
+  // A node can still answer CLUSTERDOWN (or a replica LOADING) for a moment after the store answered again:
+  // the figures are read once the topology has settled, not raced against it.
+  const { counter, budget } = await until('the counter and the budget to be readable', 20_000, async () => {
+    const raw = await o.read(`${o.prefix}{rl}:${rule.key}:${NOW}`);
+    const [b] = await o.stores[0]!.budgets.status([line], NOW);
+    return { counter: Number(raw ?? 0), budget: b };
+  });
   return { stats: load.stats, figures: summarize(o.label, o.limit, load.stats, counter, budget!.spentUsd, budget!.reservedUsd, promotedMs) };
 }
 
