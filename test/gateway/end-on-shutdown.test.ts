@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { GatewayError, type CompletionEvent } from '../../src/core/index.ts';
 import { endOnShutdown } from '../../src/gateway/end-on-shutdown.ts';
@@ -81,6 +82,20 @@ describe('endOnShutdown', () => {
     // No listener is left on the server-wide signal: aborting it now cuts nothing.
     ac.abort();
     expect(c.returned()).toBe(1);
+  });
+
+  it('puts one listener on the shared signal however many streams are open, and the abort cuts each stream still open', async () => {
+    const ac = new AbortController();
+    const sources = Array.from({ length: 50 }, () => controlled());
+    const streams = sources.map((c) => endOnShutdown(c.source, ac.signal));
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+    const reads = streams.map((s) => s.next());
+    // Half end before the shutdown: their reads answer normally and the abort leaves them alone.
+    for (let i = 0; i < 25; i++) sources[i]!.reads[0]!.resolve({ done: true, value: undefined });
+    for (let i = 0; i < 25; i++) expect(await reads[i]).toEqual({ done: true, value: undefined });
+    ac.abort();
+    for (let i = 25; i < 50; i++) expect((await reads[i]!).value).toMatchObject({ type: 'error', error: { kind: 'shutting_down' } });
+    expect(sources.map((c) => c.returned())).toEqual([...Array<number>(25).fill(0), ...Array<number>(25).fill(1)]);
   });
 
   it('is the source itself without a signal', () => {
