@@ -187,8 +187,9 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
       if (path.startsWith('/v1/')) {
         const principal = await auth.resolve(req.headers.authorization);
         const controller = new AbortController();
-        // The client going away (socket closed before we finished) cancels the upstream call.
-        res.once('close', () => {
+        // The client going away (socket closed before we finished) cancels the upstream call. `on`, not
+        // `once`: a response closes once, and once's wrapper is a bound function and a removal per request.
+        res.on('close', () => {
           if (!res.writableFinished) controller.abort();
         });
         const ctx: RestContext = { req, res, requestId, principal, signal: controller.signal, shutdown: shutdown.signal };
