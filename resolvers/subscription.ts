@@ -1,4 +1,4 @@
-import { attemptsOf, GatewayError, graphqlCodeOf, newId } from '../src/core/index.ts';
+import { attemptsOf, GatewayError, graphqlCodeOf, newId, onSharedAbort } from '../src/core/index.ts';
 import type { AttemptRecord, Completion, CompletionEvent, TargetRef } from '../src/core/index.ts';
 import type { GatewayRequest } from '../src/gateway/gateway-request.ts';
 import { endOnShutdown, type CompletionEventStream } from '../src/gateway/end-on-shutdown.ts';
@@ -149,13 +149,14 @@ export const subscriptionResolvers = {
         const abort = new AbortController();
         // The connection's signal (socket closed) cancels this stream too, and so does the end of the
         // shutdown grace period (after which endOnShutdown sends the terminal event).
+        // Both are shared (by the connection's operations, by every stream): a Set entry each, not a listener.
         const parents = [ctx.signal, ctx.shutdown].filter((s): s is AbortSignal => s !== undefined);
-        const onParentAbort = (ev: Event) => abort.abort((ev.target as AbortSignal).reason);
+        const onParentAbort = (reason: unknown) => abort.abort(reason);
         const aborted = parents.find((s) => s.aborted);
+        const unwatch = aborted ? [] : parents.map((s) => onSharedAbort(s, onParentAbort));
         if (aborted) abort.abort(aborted.reason);
-        else for (const s of parents) s.addEventListener('abort', onParentAbort, { once: true });
         const detach = () => {
-          for (const s of parents) s.removeEventListener('abort', onParentAbort);
+          for (const u of unwatch) u();
         };
         let req: GatewayRequest;
         try {

@@ -15,3 +15,4 @@ export * from './new-id.ts';
 export * from './zod-issues.ts';
 export * from './present-keys-parser.ts';
 export * from './sleep.ts';
+export * from './on-shared-abort.ts';

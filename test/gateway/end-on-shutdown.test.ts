@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { GatewayError, type CompletionEvent } from '../../src/core/index.ts';
+import { GatewayError, sharedAbortWatchers, type CompletionEvent } from '../../src/core/index.ts';
 import { endOnShutdown } from '../../src/gateway/end-on-shutdown.ts';
 
 /** A source whose reads the test answers one by one; records whether it was let go of. */
@@ -79,7 +79,8 @@ describe('endOnShutdown', () => {
     await left.return();
     expect(c.returned()).toBe(1);
     expect(await left.next()).toEqual({ done: true, value: undefined });
-    // No listener is left on the server-wide signal: aborting it now cuts nothing.
+    // Nothing is left watching the server-wide signal: aborting it now cuts nothing.
+    expect(sharedAbortWatchers(ac.signal)).toBe(0);
     ac.abort();
     expect(c.returned()).toBe(1);
   });
@@ -89,6 +90,7 @@ describe('endOnShutdown', () => {
     const sources = Array.from({ length: 50 }, () => controlled());
     const streams = sources.map((c) => endOnShutdown(c.source, ac.signal));
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+    expect(sharedAbortWatchers(ac.signal)).toBe(50);
     const reads = streams.map((s) => s.next());
     // Half end before the shutdown: their reads answer normally and the abort leaves them alone.
     for (let i = 0; i < 25; i++) sources[i]!.reads[0]!.resolve({ done: true, value: undefined });
@@ -96,6 +98,7 @@ describe('endOnShutdown', () => {
     ac.abort();
     for (let i = 25; i < 50; i++) expect((await reads[i]!).value).toMatchObject({ type: 'error', error: { kind: 'shutting_down' } });
     expect(sources.map((c) => c.returned())).toEqual([...Array<number>(25).fill(0), ...Array<number>(25).fill(1)]);
+    expect(sharedAbortWatchers(ac.signal)).toBe(0);
   });
 
   it('is the source itself without a signal', () => {

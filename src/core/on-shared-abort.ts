@@ -1,0 +1,41 @@
+/**
+ * Runs `onAbort(signal.reason)` when `signal` aborts, for a signal that many requests share (the server's
+ * shutdown signal, a WebSocket connection's): the signal gets one 'abort' listener, made by its first
+ * watcher, and each watcher joins and leaves a Set. Why: an EventTarget listener costs far more to add and
+ * remove than a Set entry, and every stream paid one on its way in (23 µs of a streamed request's way in on
+ * this project's bench machine, where the bare proxy spends 85 on all of its own). The Sets are weakly keyed
+ * by their signal: a signal that is gone takes its Set with it.
+ *
+ * Returns the function that stops watching. A signal that has already aborted runs nothing: callers check
+ * `aborted` first, as they would before adding a listener.
+ */
+export function onSharedAbort(signal: AbortSignal, onAbort: (reason: unknown) => void): () => void {
+  let watchers = sharedWatchers.get(signal);
+  if (watchers === undefined) {
+    const set = new Set<(reason: unknown) => void>();
+    watchers = set;
+    sharedWatchers.set(signal, set);
+    signal.addEventListener(
+      'abort',
+      () => {
+        // The Set itself, not a copy: a watcher stopped by another while the abort runs them is skipped, as
+        // an EventTarget skips a listener removed during its dispatch.
+        for (const watcher of set) watcher(signal.reason);
+        set.clear();
+      },
+      { once: true },
+    );
+  }
+  const set = watchers;
+  set.add(onAbort);
+  return () => {
+    set.delete(onAbort);
+  };
+}
+
+const sharedWatchers = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
+
+/** How many watch `signal` through onSharedAbort now: what a test checks to see a stream let go of it. */
+export function sharedAbortWatchers(signal: AbortSignal): number {
+  return sharedWatchers.get(signal)?.size ?? 0;
+}
