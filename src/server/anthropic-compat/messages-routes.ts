@@ -98,8 +98,8 @@ async function messages(ctx: RestContext, raw: unknown, gateway: Gateway): Promi
     res.writeHead(200, h);
     return enc.start(estimateInputTokens(request.chat));
   };
-  // A full socket buffer: stop pulling from upstream until the client reads (false: it left).
-  const send = async (frames: string): Promise<boolean> => res.write(frames) || (await drained(res));
+  // A full socket buffer: stop pulling from upstream until the client reads (false: it left). Written out at
+  // each delta rather than in an async helper, whose promise and turn every chunk would pay.
   let id = '';
   for await (const ev of endOnShutdown(gateway.stream(meta), ctx.shutdown)) {
     switch (ev.type) {
@@ -112,12 +112,12 @@ async function messages(ctx: RestContext, raw: unknown, gateway: Gateway): Promi
         break;
       case 'reasoning-delta': {
         const first = open(id);
-        if (!(await send(first + enc!.reasoning(ev)))) return;
+        if (!res.write(first + enc!.reasoning(ev)) && !(await drained(res))) return;
         break;
       }
       case 'text-delta': {
         const first = open(id);
-        if (!(await send(first + enc!.text(ev.text)))) return;
+        if (!res.write(first + enc!.text(ev.text)) && !(await drained(res))) return;
         break;
       }
       case 'tool-call-delta': {
@@ -129,7 +129,7 @@ async function messages(ctx: RestContext, raw: unknown, gateway: Gateway): Promi
           res.end(first + enc!.error(toGatewayError(e)));
           return;
         }
-        if (!(await send(first + frames))) return;
+        if (!res.write(first + frames) && !(await drained(res))) return;
         break;
       }
       case 'done': {
