@@ -258,9 +258,9 @@ export async function createGraphQLEndpoint(deps: GraphQLEndpointDeps): Promise<
   await apollo.start();
 
   async function handleHttp(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
-    // A client that goes away cancels its completion upstream.
+    // A client that goes away cancels its completion upstream. `on`: a response closes once (see the REST route).
     const abort = new AbortController();
-    res.once('close', () => {
+    res.on('close', () => {
       if (!res.writableFinished) abort.abort(new GatewayError('cancelled', 'client closed the connection'));
     });
     try {
