@@ -1,3 +1,5 @@
+const sharedWatchers = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
+
 /**
  * Runs `onAbort(signal.reason)` when `signal` aborts, for a signal that many requests share (the server's
  * shutdown signal, a WebSocket connection's): the signal gets one 'abort' listener, made by its first
@@ -10,32 +12,31 @@
  * `aborted` first, as they would before adding a listener.
  */
 export function onSharedAbort(signal: AbortSignal, onAbort: (reason: unknown) => void): () => void {
-  let watchers = sharedWatchers.get(signal);
-  if (watchers === undefined) {
-    const set = new Set<(reason: unknown) => void>();
-    watchers = set;
-    sharedWatchers.set(signal, set);
-    signal.addEventListener(
-      'abort',
-      () => {
-        // The Set itself, not a copy: a watcher stopped by another while the abort runs them is skipped, as
-        // an EventTarget skips a listener removed during its dispatch.
-        for (const watcher of set) watcher(signal.reason);
-        set.clear();
-      },
-      { once: true },
-    );
-  }
-  const set = watchers;
-  set.add(onAbort);
+  const watchers = sharedWatchers.get(signal) ?? startWatching(signal);
+  watchers.add(onAbort);
   return () => {
-    set.delete(onAbort);
+    watchers.delete(onAbort);
   };
 }
-
-const sharedWatchers = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
 
 /** How many watch `signal` through onSharedAbort now: what a test checks to see a stream let go of it. */
 export function sharedAbortWatchers(signal: AbortSignal): number {
   return sharedWatchers.get(signal)?.size ?? 0;
+}
+
+/** The signal's one listener and the Set it runs, made by the signal's first watcher. */
+function startWatching(signal: AbortSignal): Set<(reason: unknown) => void> {
+  const watchers = new Set<(reason: unknown) => void>();
+  sharedWatchers.set(signal, watchers);
+  signal.addEventListener(
+    'abort',
+    () => {
+      // The Set itself, not a copy: a watcher stopped by another while the abort runs them is skipped, as an
+      // EventTarget skips a listener removed during its dispatch.
+      for (const watcher of watchers) watcher(signal.reason);
+      watchers.clear();
+    },
+    { once: true },
+  );
+  return watchers;
 }
