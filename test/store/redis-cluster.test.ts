@@ -3,7 +3,7 @@
  * `redis-cluster://` URL a user writes in config. Every multi-key script and MULTI must stay on one slot
  * (hash tags), or the cluster answers CROSSSLOT. No failover here (see redis-cluster-failover.test.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connectRedisLedgerSink } from '../../src/store/redis-ledger-sink.ts';
 import type { Store } from '../../src/store/store.ts';
 import { MemoryLedgerSink } from '../../src/usage/memory-ledger-sink.ts';
@@ -13,6 +13,9 @@ import { generateEvents, T0 } from '../usage/usage-events.ts';
 import { command, startCluster, until, type ClusterTopology } from '../helpers/redis-topologies.ts';
 import { runStoreContract } from './store-contract.ts';
 import { storeFromUrl, uniqueTopologyPrefix, urlHarness, waitReady } from './topology-harness.ts';
+
+// A test opens up to three stores, each of which may wait for its client's ready check (see waitReady).
+vi.setConfig({ testTimeout: 60_000 });
 
 const PASSWORD = `pw-${Math.random().toString(36).slice(2)}`;
 let topo: ClusterTopology;

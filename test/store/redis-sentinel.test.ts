@@ -3,10 +3,13 @@
  * both the data nodes and the sentinels), through the `redis-sentinel://` URL a user writes in config.
  * No failover here (see redis-sentinel-failover.test.ts): the sentinels wait 5 s before calling a master down.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startSentinel, type SentinelTopology } from '../helpers/redis-topologies.ts';
 import { runStoreContract } from './store-contract.ts';
 import { storeFromUrl, uniqueTopologyPrefix, urlHarness, waitReady } from './topology-harness.ts';
+
+// A test opens up to three stores, each of which may wait for its client's ready check (see waitReady).
+vi.setConfig({ testTimeout: 60_000 });
 
 const PASSWORD = `pw-${Math.random().toString(36).slice(2)}`;
 const SENTINEL_PASSWORD = `spw-${Math.random().toString(36).slice(2)}`;

@@ -24,9 +24,25 @@ export function uniqueTopologyPrefix(label: string): string {
   return `sbtest:${label}:${randomBytes(4).toString('hex')}:`;
 }
 
-/** Commands fail fast until the connection is up (no offline queue); tests start once it is. */
-export async function waitReady(s: Store, timeoutMs = 10_000): Promise<void> {
-  await until('the store to be ready', timeoutMs, async () => ((await s.readiness()).status === 'ready' ? true : undefined));
+/**
+ * Commands fail fast until the connection is up (no offline queue); tests start once it is. A cluster
+ * client's first connect can fail its ready check (ioredis' CLUSTER INFO meets a connection its own pool
+ * reset just closed) and retry with our backoff (100 ms doubling to 2 s); on a loaded CI machine (two
+ * cores, several topologies starting and failing over at once) that once took over 10 s. A failure names
+ * the last state seen, since readiness reports rather than throws.
+ */
+export async function waitReady(s: Store, timeoutMs = 20_000): Promise<void> {
+  let last = 'no answer yet';
+  try {
+    await until('the store to be ready', timeoutMs, async () => {
+      const r = await s.readiness();
+      if (r.status === 'ready') return true;
+      last = r.detail ?? r.status;
+      return undefined;
+    });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; last readiness: ${last}`);
+  }
 }
 
 export function urlHarness(opts: UrlHarnessOptions): StoreHarness {
