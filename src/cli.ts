@@ -20,6 +20,8 @@ fault flags (simulate): ${faultFlags().map((f) => `${f.flag}${f.kind === 'number
 
 /** Past the grace period, how long the flushes (streams' last events, ledger, store, spans) may take before the process exits anyway. */
 const HARD_STOP_MARGIN_MS = 10_000;
+/** How long an exit waits for stdout to take the last log lines (a pipe whose reader has stalled gets no longer). */
+const LOG_DRAIN_MS = 2_000;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
@@ -132,7 +134,14 @@ async function start(argv: string[]): Promise<void> {
       exitCode = 1;
     }
     app.logger.info({ signal, exitCode }, 'stopped');
-    app.logger.flush();
+    // A pipe's queued log lines would go with the process: wait until stdout has taken them (bounded).
+    await new Promise<void>((resolve) => {
+      const bound = setTimeout(resolve, LOG_DRAIN_MS);
+      app.logger.flush(() => {
+        clearTimeout(bound);
+        resolve();
+      });
+    });
     process.exit(exitCode);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

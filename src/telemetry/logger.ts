@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { bufferedStdout } from './buffered-stdout.ts';
 
 export type { Logger };
 
@@ -66,40 +67,6 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     write: secrets.length > 0 ? (line) => destination.write(mask(line)) : (line) => destination.write(line),
   });
   return logger;
-}
-
-/**
- * stdout, in batches: lines wait in memory until 8 KiB are waiting, 250 ms have passed or the process
- * exits, then go out in one synchronous write (sonic-boom, which retries partial writes and EAGAIN). One
- * write per line was a visible share of a small request's cost under load; sonic-boom's own `minLength`
- * buffering measures its whole buffer again on every line (~9 µs a line at 8 KiB), so it batches here.
- */
-function bufferedStdout(): pino.DestinationStream & { flush(cb?: (err?: Error) => void): void } {
-  const out = pino.destination({ dest: 1, sync: true });
-  let lines: string[] = [];
-  let size = 0;
-  const flushNow = () => {
-    if (lines.length === 0) return;
-    const data = lines.length === 1 ? lines[0]! : lines.join('');
-    lines = [];
-    size = 0;
-    out.write(data);
-  };
-  const timer = setInterval(flushNow, 250);
-  timer.unref();
-  process.once('exit', flushNow);
-  return {
-    write(line: string) {
-      lines.push(line);
-      size += line.length;
-      if (size >= 8 * 1024) flushNow();
-      return true;
-    },
-    flush(cb?: (err?: Error) => void) {
-      flushNow();
-      cb?.();
-    },
-  };
 }
 
 /** Per logger made here: its bindings, and how to write a finished line to its destination, masked like its own lines. */
