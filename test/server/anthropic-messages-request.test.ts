@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GatewayError } from '../../src/core/index.ts';
+import { ChatRequestSchema, GatewayError } from '../../src/core/index.ts';
 import { parseCountTokensBody, parseMessagesBody } from '../../src/server/anthropic-compat/messages-request.ts';
 
 /** How an Anthropic Messages body becomes the gateway's request: what maps onto the contract, what travels as provider options, what is refused. */
@@ -17,6 +17,35 @@ function refusal(body: unknown): GatewayError {
 }
 
 describe('parseMessagesBody', () => {
+  it('a request of text only skips the contract\'s second parse, and that changes nothing: its result is what the parse would give', () => {
+    const bodies = [
+      { ...base, messages: [{ role: 'user', content: 'hi' }] },
+      { ...base, stream: true, system: 'be brief', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }, { role: 'user', content: 'more' }] },
+      {
+        ...base,
+        system: [{ type: 'text', text: 'one', cache_control: { type: 'ephemeral', ttl: '1h' } }],
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'a', cache_control: { type: 'ephemeral' } }, { type: 'text', text: 'b' }] },
+          { role: 'assistant', content: [{ type: 'text', text: 'c' }] },
+          { role: 'user', content: [] },
+        ],
+        temperature: 1,
+        top_p: 0,
+        top_k: 5,
+        stop_sequences: Array.from({ length: 16 }, (_, i) => `s${i}`),
+        metadata: { user_id: 'u-1' },
+        service_tier: 'auto',
+        cache_control: { type: 'ephemeral' },
+      },
+    ];
+    for (const body of bodies) {
+      const { chat } = parseMessagesBody(body).request;
+      expect(chat).toEqual(ChatRequestSchema.parse(chat));
+      const counted = parseCountTokensBody({ model: body.model, messages: body.messages, ...(body.system !== undefined && { system: body.system }) }).chat;
+      expect(counted).toEqual(ChatRequestSchema.parse(counted));
+    }
+  });
+
   it('maps system blocks, sampling parameters and metadata onto the contract', () => {
     const { request, stream } = parseMessagesBody({
       ...base,

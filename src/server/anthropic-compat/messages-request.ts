@@ -321,11 +321,27 @@ function invalidOf(issues: readonly Issue[]): GatewayError {
   return invalidRequestOf(issues.length > 0 ? [specific(issues[0]!)] : issues);
 }
 
-/** The contract's own rules (tool names, image parts, JSON depth) on the normalized request. */
-function checked(chat: ChatRequest): ChatRequest {
+/**
+ * The contract's own rules (tool names, image parts, JSON depth, a response format's default name) on the
+ * normalized request, when the body has a part they could fail on. Text messages and sampling parameters
+ * are held to the same bounds by MessagesBodySchema (or stricter ones: temperature ≤ 1), and chatOf builds
+ * them from its own fields, so for a request of only those the second zod pass could change nothing; on
+ * REST (chat-request.ts) skipping it was a visible share of a plain request's parse.
+ */
+function checked(body: CountTokensBody & Partial<MessagesBody>, chat: ChatRequest): ChatRequest {
+  if (!needsContractCheck(body)) return chat;
   const r = ChatRequestSchema.safeParse(chat);
   if (!r.success) throw invalidRequestOf(r.error.issues);
   return r.data;
+}
+
+function needsContractCheck(body: CountTokensBody): boolean {
+  if (body.tools !== undefined || body.tool_choice !== undefined || body.thinking !== undefined || body.output_config !== undefined) return true;
+  for (const m of body.messages) {
+    if (typeof m.content === 'string') continue;
+    for (const b of m.content) if (b.type !== 'text') return true;
+  }
+  return false;
 }
 
 function prepareRaw(raw: unknown, known: ReadonlySet<string>): Json {
@@ -345,7 +361,7 @@ export function parseMessagesBody(raw: unknown): { request: GatewayRequest; stre
   const { task, ...constraints } = body.switchboard ?? {};
   return {
     request: {
-      chat: checked(chatOf(body)),
+      chat: checked(body, chatOf(body)),
       model: body.model,
       ...(task !== undefined && { task }),
       ...(Object.keys(constraints).length > 0 && { constraints }),
@@ -359,5 +375,5 @@ export function parseMessagesBody(raw: unknown): { request: GatewayRequest; stre
 export function parseCountTokensBody(raw: unknown): GatewayRequest {
   const parsed = CountTokensBodySchema.safeParse(prepareRaw(raw, COUNT_FIELDS));
   if (!parsed.success) throw invalidOf(parsed.error.issues as Issue[]);
-  return { chat: checked(chatOf(parsed.data)), model: parsed.data.model };
+  return { chat: checked(parsed.data, chatOf(parsed.data)), model: parsed.data.model };
 }
