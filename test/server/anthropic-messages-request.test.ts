@@ -18,7 +18,7 @@ function refusal(body: unknown): GatewayError {
 
 describe('parseMessagesBody', () => {
   it('a request of text only skips the contract\'s second parse, and that changes nothing: its result is what the parse would give', () => {
-    const bodies = [
+    const bodies: { model: string; messages: unknown[]; system?: unknown; [k: string]: unknown }[] = [
       { ...base, messages: [{ role: 'user', content: 'hi' }] },
       { ...base, stream: true, system: 'be brief', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }, { role: 'user', content: 'more' }] },
       {
