@@ -328,7 +328,7 @@ function invalidOf(issues: readonly Issue[]): GatewayError {
  * them from its own fields, so for a request of only those the second zod pass could change nothing; on
  * REST (chat-request.ts) skipping it was a visible share of a plain request's parse.
  */
-function checked(body: CountTokensBody & Partial<MessagesBody>, chat: ChatRequest): ChatRequest {
+function checked(body: CountTokensBody, chat: ChatRequest): ChatRequest {
   if (!needsContractCheck(body)) return chat;
   const r = ChatRequestSchema.safeParse(chat);
   if (!r.success) throw invalidRequestOf(r.error.issues);
